@@ -1,0 +1,157 @@
+// Package config reads the bridge's settings from the environment variables
+// listed in SPEC.md section 1 and checks them, so that a bad setting stops
+// start-up with one line naming the variable and what to change.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is the bridge's configuration. Each field is read from the variable
+// named in its envconfig tag. A Config returned by Load has passed every
+// check and is normalised as the field comments say.
+//
+// A secret may instead be given in a file named by its _FILE variable; the
+// *File fields keep that path, and Load reads the file into the Secret.
+type Config struct {
+	PageToken     Secret `envconfig:"FB_PAGE_TOKEN" desc:"Page access token; required unless FB_PAGE_TOKEN_FILE is set"`
+	PageTokenFile string `envconfig:"FB_PAGE_TOKEN_FILE" desc:"File holding the page access token (Docker secrets)"`
+	AppSecret     Secret `envconfig:"FB_APP_SECRET" desc:"App secret; when set, Graph calls carry appsecret_proof and webhooks are verified"`
+	AppSecretFile string `envconfig:"FB_APP_SECRET_FILE" desc:"File holding the app secret"`
+	AppID         string `envconfig:"FB_APP_ID" desc:"Numeric app id, used by the token tools"`
+	// GraphURL is an http or https URL without a trailing slash.
+	GraphURL string `envconfig:"FB_GRAPH_URL" default:"https://graph.facebook.com" desc:"Graph API root"`
+	// GraphVersion is "v" MAJOR "." MINOR.
+	GraphVersion string `envconfig:"FB_GRAPH_VERSION" default:"v25.0" desc:"Graph API version in every path"`
+	// MessagingType is RESPONSE, UPDATE or MESSAGE_TAG, upper case.
+	MessagingType string `envconfig:"FB_MESSAGING_TYPE" default:"MESSAGE_TAG" desc:"RESPONSE, UPDATE or MESSAGE_TAG"`
+	// MessageTag is upper case, and set when MessagingType is MESSAGE_TAG.
+	MessageTag string `envconfig:"FB_MESSAGE_TAG" default:"ACCOUNT_UPDATE" desc:"Tag sent when the messaging type is MESSAGE_TAG"`
+
+	// Recipients has at least one entry and no name twice.
+	Recipients []Recipient `envconfig:"RECIPIENTS" desc:"Required. name:PSID pairs, comma separated, e.g. alice:26428272146817880"`
+	// Groups have names distinct from each other and from Recipients, and
+	// list only names found in Recipients.
+	Groups []Group `envconfig:"GROUPS" desc:"group:name+name pairs, comma separated, e.g. family:alice+bob"`
+
+	// MQTTURL uses a scheme paho accepts: tcp, mqtt (the same as tcp), ssl,
+	// tls, mqtts, ws or wss. A tcp, mqtt, ssl, tls or mqtts URL always has a
+	// port: 1883 or 8883 is filled in when none was given.
+	MQTTURL          string `envconfig:"MQTT_URL" default:"tcp://localhost:1883" desc:"Broker URL: tcp://, ssl://, tls://, mqtts://, ws:// or wss://"`
+	MQTTUsername     string `envconfig:"MQTT_USERNAME" desc:"Broker user name"`
+	MQTTPassword     Secret `envconfig:"MQTT_PASSWORD" desc:"Broker password"`
+	MQTTPasswordFile string `envconfig:"MQTT_PASSWORD_FILE" desc:"File holding the broker password"`
+	MQTTClientID     string `envconfig:"MQTT_CLIENT_ID" default:"messenger-bridge" desc:"Stable client id (the session is persistent)"`
+	// BaseTopic is a topic without wildcards or a leading or trailing '/'.
+	BaseTopic string `envconfig:"MQTT_BASE_TOPIC" default:"messenger" desc:"Root of every topic"`
+	// CAFile, CertFile and KeyFile are readable files; they and Insecure are
+	// set only with a TLS scheme, and CertFile and KeyFile only together.
+	CAFile   string `envconfig:"MQTT_CA_FILE" desc:"PEM file of the CA that signed the broker's certificate"`
+	CertFile string `envconfig:"MQTT_CERT_FILE" desc:"PEM client certificate (with MQTT_KEY_FILE)"`
+	KeyFile  string `envconfig:"MQTT_KEY_FILE" desc:"PEM client key (with MQTT_CERT_FILE)"`
+	Insecure bool   `envconfig:"MQTT_INSECURE" desc:"Skip verification of the broker's certificate (logged loudly)"`
+
+	Discovery bool `envconfig:"HA_DISCOVERY" default:"true" desc:"Publish Home Assistant discovery"`
+	// DiscoveryPrefix follows the same rules as BaseTopic.
+	DiscoveryPrefix string `envconfig:"HA_DISCOVERY_PREFIX" default:"homeassistant" desc:"Discovery prefix; its status topic is the birth topic"`
+	// HAURL is empty or an http or https URL without a trailing slash.
+	HAURL       string `envconfig:"HA_URL" desc:"Home Assistant base URL, for camera and image entities and relative media URLs"`
+	HAToken     Secret `envconfig:"HA_TOKEN" desc:"Home Assistant long-lived access token"`
+	HATokenFile string `envconfig:"HA_TOKEN_FILE" desc:"File holding the Home Assistant token"`
+
+	// MediaDirs are clean absolute paths; nil means no local file may be read.
+	MediaDirs []string `envconfig:"MEDIA_DIRS" desc:"Comma-separated folders from which local files may be attached; empty: none"`
+	DataDir   string   `envconfig:"DATA_DIR" default:"./data" desc:"Where the durable outbox lives"`
+	// MessageTTL is positive.
+	MessageTTL time.Duration `envconfig:"MESSAGE_TTL" default:"1h" desc:"A message not delivered by then is reported expired and dropped"`
+	// OutboxMax is positive.
+	OutboxMax int `envconfig:"OUTBOX_MAX" default:"10000" desc:"Messages waiting at most; beyond it new ones are refused"`
+	// SendRate is finite and not negative; 0 means unlimited.
+	SendRate float64 `envconfig:"SEND_RATE" default:"20" desc:"Graph calls per second at most, all recipients together; 0 lifts the limit"`
+	// HTTPAddr is empty or host:port.
+	HTTPAddr string `envconfig:"HTTP_ADDR" default:":8080" desc:"Health and metrics server address; empty disables it"`
+	// LogLevel is trace, debug, info, warn or error, lower case.
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info" desc:"trace, debug, info, warn or error"`
+	// LogFormat is json, console or auto, lower case.
+	LogFormat string `envconfig:"LOG_FORMAT" default:"auto" desc:"json, console, or auto (console on a terminal, JSON otherwise)"`
+}
+
+// Error is a configuration problem. Its text is one line a person can act on,
+// and never contains a secret.
+type Error struct {
+	Var     string // the environment variable at fault, e.g. "RECIPIENTS"
+	Problem string // what is wrong with it, and how to put it right
+	Err     error  // the cause, such as an *fs.PathError, or nil
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Var + ": " + e.Problem
+	}
+	return e.Var + ": " + e.Problem + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err, so errors.Is can test the cause (e.g. fs.ErrNotExist).
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads the configuration from the process environment, applies the
+// defaults, reads secrets from their _FILE variants and checks every value.
+// A problem is reported as an *Error naming the variable.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, fromEnvconfig(err)
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// usageFormat is envconfig's table without its REQUIRED column: whether
+// FB_PAGE_TOKEN is required depends on FB_PAGE_TOKEN_FILE, so the
+// descriptions say it.
+const usageFormat = `messenger-bridge reads these environment variables:
+
+VARIABLE	TYPE	DEFAULT	MEANING
+{{range .}}{{usage_key .}}	{{usage_type .}}	{{usage_default .}}	{{usage_description .}}
+{{end}}`
+
+// Usage writes a table of every variable Load reads, with its type, default
+// and meaning.
+func Usage(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 1, 0, 3, ' ', 0)
+	if err := envconfig.Usagef("", &Config{}, tw, usageFormat); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// wants says, per field type, what a value envconfig could not parse should
+// look like. Secret is absent: its Set never fails, so a secret value never
+// reaches an error.
+var wants = map[string]string{
+	"bool":          "true or false",
+	"int":           "a whole number",
+	"float64":       "a number",
+	"time.Duration": "a duration such as 90s, 15m or 1h",
+}
+
+// fromEnvconfig turns an envconfig error into an *Error.
+func fromEnvconfig(err error) error {
+	var pe *envconfig.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("config: %w", err)
+	}
+	if want, ok := wants[pe.TypeName]; ok {
+		return &Error{Var: pe.KeyName, Problem: fmt.Sprintf("want %s, got %q", want, pe.Value)}
+	}
+	// Recipient and Group errors already say what is wrong with which entry.
+	return &Error{Var: pe.KeyName, Problem: pe.Err.Error()}
+}

@@ -1,0 +1,161 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// maxNameLen is the longest recipient or group name SPEC.md allows.
+const maxNameLen = 64
+
+// maxPSIDLen bounds a page-scoped ID. PSIDs are decimal numbers, today 16 or
+// 17 digits long; 32 leaves Meta room to grow them.
+const maxPSIDLen = 32
+
+// errEmptyEntry reports an empty item in a comma-separated list.
+var errEmptyEntry = errors.New("empty entry; remove the extra comma")
+
+// Recipient is a person the bridge can message: the name used in topics and
+// payloads, and the page-scoped ID (PSID) Messenger knows them by.
+type Recipient struct {
+	Name string
+	PSID string
+}
+
+// UnmarshalText reads one RECIPIENTS entry, "name:PSID". Spaces around the
+// entry and around either part are ignored.
+func (r *Recipient) UnmarshalText(text []byte) error {
+	entry := strings.TrimSpace(string(text))
+	if entry == "" {
+		return errEmptyEntry
+	}
+	name, psid, ok := strings.Cut(entry, ":")
+	name, psid = strings.TrimSpace(name), strings.TrimSpace(psid)
+	switch {
+	case !ok:
+		return fmt.Errorf("%q: want name:PSID, e.g. alice:26428272146817880", entry)
+	case !ValidName(name):
+		return badName(name)
+	case !validPSID(psid):
+		return fmt.Errorf("%q: the PSID must be 1 to %d digits, got %q", name, maxPSIDLen, psid)
+	}
+	*r = Recipient{Name: name, PSID: psid}
+	return nil
+}
+
+// Group is a name that stands for several recipients; a message to it goes
+// to each member.
+type Group struct {
+	Name string
+	// Members are recipient names, in the order given.
+	Members []string
+}
+
+// UnmarshalText reads one GROUPS entry, "group:name+name". Spaces around the
+// entry and around each name are ignored. Whether the members exist is
+// checked by Load, which knows the recipients.
+func (g *Group) UnmarshalText(text []byte) error {
+	entry := strings.TrimSpace(string(text))
+	if entry == "" {
+		return errEmptyEntry
+	}
+	name, list, ok := strings.Cut(entry, ":")
+	name = strings.TrimSpace(name)
+	switch {
+	case !ok:
+		return fmt.Errorf("%q: want group:name+name, e.g. family:alice+bob", entry)
+	case !ValidName(name):
+		return badName(name)
+	case strings.TrimSpace(list) == "":
+		return fmt.Errorf("group %q has no members", name)
+	}
+	var members []string
+	for m := range strings.SplitSeq(list, "+") {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			return fmt.Errorf("group %q: empty member; check the + signs", name)
+		}
+		if !ValidName(m) {
+			return fmt.Errorf("group %q: %w", name, badName(m))
+		}
+		members = append(members, m)
+	}
+	*g = Group{Name: name, Members: members}
+	return nil
+}
+
+// ValidName reports whether name may name a recipient or group: 1 to 64
+// lowercase ASCII letters, digits, '_' or '-' (SPEC.md), which keeps it safe
+// as an MQTT topic level.
+func ValidName(name string) bool {
+	if len(name) == 0 || len(name) > maxNameLen {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func badName(name string) error {
+	return fmt.Errorf("%q is not a valid name: use 1 to %d lowercase letters, digits, _ or -", name, maxNameLen)
+}
+
+// validPSID reports whether s is 1 to maxPSIDLen decimal digits.
+func validPSID(s string) bool {
+	return len(s) > 0 && len(s) <= maxPSIDLen && isDigits(s)
+}
+
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Names returns every name a message may be addressed to: the recipients,
+// then the groups, each in configuration order.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Recipients)+len(c.Groups))
+	for _, r := range c.Recipients {
+		names = append(names, r.Name)
+	}
+	for _, g := range c.Groups {
+		names = append(names, g.Name)
+	}
+	return names
+}
+
+// Resolve returns the recipients name stands for: a recipient itself, or a
+// group's members in the group's order, each once. It reports false when
+// name is neither a recipient nor a group.
+func (c *Config) Resolve(name string) ([]Recipient, bool) {
+	if r, ok := c.recipient(name); ok {
+		return []Recipient{r}, true
+	}
+	i := slices.IndexFunc(c.Groups, func(g Group) bool { return g.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	members := make([]Recipient, 0, len(c.Groups[i].Members))
+	for _, m := range c.Groups[i].Members {
+		if r, ok := c.recipient(m); ok && !slices.Contains(members, r) {
+			members = append(members, r)
+		}
+	}
+	return members, true
+}
+
+func (c *Config) recipient(name string) (Recipient, bool) {
+	i := slices.IndexFunc(c.Recipients, func(r Recipient) bool { return r.Name == name })
+	if i < 0 {
+		return Recipient{}, false
+	}
+	return c.Recipients[i], true
+}
