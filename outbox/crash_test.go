@@ -1,0 +1,128 @@
+package outbox_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// crashEnv, when set, makes TestCrash the child process: it names the outbox
+// file to fill until killed.
+const crashEnv = "OUTBOX_CRASH_CHILD"
+
+// TestCrash kills a process that is adding entries and checks that every
+// Add that had returned before the kill is on disk.
+func TestCrash(t *testing.T) {
+	if path := os.Getenv(crashEnv); path != "" {
+		crashChild(t, path)
+		return
+	}
+	const killAfter = 40 // Adds reported by the child
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// acked maps each Seq the child reported to its recipient.
+	acked := map[uint64]string{}
+	r := bufio.NewReader(stdout)
+	for lines := 0; ; lines++ {
+		if lines == killAfter {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			break // a line cut short by the kill was never reported
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range strings.Fields(line) {
+			seq, recipient, _ := strings.Cut(f, ":")
+			n, err := strconv.ParseUint(seq, 10, 64)
+			if err != nil {
+				t.Fatalf("child printed %q: %v", line, err)
+			}
+			acked[n] = recipient
+		}
+	}
+	err = cmd.Wait()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v, not killed; stderr:\n%s", err, stderr.Bytes())
+	}
+	if len(acked) < killAfter {
+		t.Fatalf("child reported %d entries before the kill, want at least %d", len(acked), killAfter)
+	}
+
+	o := open(t, path, 1<<30)
+	entries := pending(t, o)
+	t.Logf("child reported %d entries before the kill; %d on disk", len(acked), len(entries))
+	var last uint64
+	for _, e := range entries {
+		if e.Seq <= last {
+			t.Fatalf("Pending out of order: seq %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+		if r, ok := acked[e.Seq]; ok && r != e.Recipient {
+			t.Errorf("seq %d is for %q, child reported %q", e.Seq, e.Recipient, r)
+		}
+		delete(acked, e.Seq)
+	}
+	if len(acked) > 0 {
+		t.Fatalf("%d acknowledged entries lost in the crash: %v", len(acked), acked)
+	}
+	out := add(t, o, time.Now(), item("", "after", "alice"))
+	if seq := out[0].Entries[0].Seq; seq <= last {
+		t.Fatalf("first Seq after the crash is %d, not above %d", seq, last)
+	}
+}
+
+// crashChild adds items in a loop, printing "seq:recipient" for each stored
+// entry once Add has returned, until it is killed.
+func crashChild(t *testing.T, path string) {
+	o, err := outbox.Open(path, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bounded so that a child whose parent died cannot run forever.
+	for i := range 100000 {
+		items := []outbox.Item{
+			item(fmt.Sprint("m", i), "text", "alice", "bob"),
+			item("", "text", "carol"),
+		}
+		out, err := o.Add(time.Now(), items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line []byte
+		for _, e := range stored(out) {
+			line = fmt.Appendf(line, "%d:%s ", e.Seq, e.Recipient)
+		}
+		// One write per line, so a line is never torn.
+		if _, err := os.Stdout.Write(append(line, '\n')); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
