@@ -1,0 +1,367 @@
+// Package discovery builds the Home Assistant MQTT discovery message that
+// announces the bridge as one device, as ../shared/SPEC.md section 5
+// describes. It only builds payloads and names topics; publishing them is
+// the caller's job.
+//
+// The message uses device-based discovery
+// (https://www.home-assistant.io/integrations/mqtt/#device-discovery-payload):
+// one retained payload at [Device.Topic] holds a notify entity per recipient
+// and group, plus diagnostic entities for the bridge's connection, its page
+// token and the last result per recipient.
+package discovery
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Fixed parts of the device and its entities (SPEC.md section 5).
+const (
+	defaultDeviceName = "Messenger"
+	manufacturer      = "messenger-bridge"
+	model             = "Messenger bridge"
+	originName        = "messenger-bridge"
+
+	// entityIDPrefix starts every default entity id after the domain, so
+	// recipient alice becomes notify.messenger_alice.
+	entityIDPrefix = "messenger"
+
+	notifyIcon = "mdi:facebook-messenger"
+	resultIcon = "mdi:message-check"
+
+	// maxNameLen is the longest recipient or group name (SPEC.md: 1–64
+	// characters).
+	maxNameLen = 64
+)
+
+// Platforms (Home Assistant entity domains) of the components.
+const (
+	platformNotify       = "notify"
+	platformSensor       = "sensor"
+	platformBinarySensor = "binary_sensor"
+)
+
+// Component ids: the keys of "components" in the payload. Home Assistant
+// identifies a component by its device and this id, so they must stay the
+// same across releases.
+const (
+	idConnection       = "connection"
+	idTokenProblem     = "token_problem"
+	idTokenExpiry      = "token_expiry"
+	idNotifyPrefix     = "notify_"
+	idLastResultPrefix = "last_result_"
+)
+
+// Device describes the bridge as Home Assistant shows it.
+type Device struct {
+	// Prefix is the discovery prefix (HA_DISCOVERY_PREFIX), Base the base
+	// topic (MQTT_BASE_TOPIC).
+	Prefix, Base string
+	// NodeID is the Facebook Page id, or the MQTT client id while the page
+	// id is unknown. Any character outside [a-zA-Z0-9_-] is replaced. It
+	// names the device: a different NodeID is a different device, and
+	// [Removed] cannot clean up the one published under the old NodeID.
+	NodeID string
+	// Name is the Facebook Page name; empty means "Messenger".
+	Name string
+	// Version is the bridge's version. ConfigurationURL, when set, links
+	// the device page to the bridge; SupportURL is the project's URL.
+	Version, ConfigurationURL, SupportURL string
+}
+
+// Entity is a recipient or, when Group is set, a group of recipients.
+type Entity struct {
+	Name  string
+	Group bool
+}
+
+// ID returns the device's identifier, "<base>_<node>" with every character
+// outside [a-zA-Z0-9_-] replaced by "_". It names the discovery topic,
+// identifies the device and starts every unique_id.
+func (d Device) ID() string {
+	return sanitize(d.Base + "_" + d.NodeID)
+}
+
+// Topic returns the device discovery topic,
+// "<prefix>/device/<base>_<node>/config".
+func (d Device) Topic() string {
+	return d.Prefix + "/device/" + d.ID() + "/config"
+}
+
+// payload is the device discovery message. Keys are Home Assistant's full
+// names; no abbreviations are used.
+type payload struct {
+	Device     device               `json:"device"`
+	Origin     origin               `json:"origin"`
+	Components map[string]component `json:"components"`
+}
+
+type device struct {
+	Identifiers      []string `json:"identifiers"`
+	Name             string   `json:"name"`
+	Manufacturer     string   `json:"manufacturer"`
+	Model            string   `json:"model"`
+	SWVersion        string   `json:"sw_version,omitempty"`
+	ConfigurationURL string   `json:"configuration_url,omitempty"`
+}
+
+type origin struct {
+	Name       string `json:"name"`
+	SWVersion  string `json:"sw_version,omitempty"`
+	SupportURL string `json:"support_url,omitempty"`
+}
+
+// component is one entity's configuration. A component holding only its
+// platform is the form Home Assistant documents for removing it.
+type component struct {
+	Platform            string `json:"platform"`
+	Name                string `json:"name,omitempty"`
+	UniqueID            string `json:"unique_id,omitempty"`
+	DefaultEntityID     string `json:"default_entity_id,omitempty"`
+	EntityCategory      string `json:"entity_category,omitempty"`
+	DeviceClass         string `json:"device_class,omitempty"`
+	Icon                string `json:"icon,omitempty"`
+	CommandTopic        string `json:"command_topic,omitempty"`
+	StateTopic          string `json:"state_topic,omitempty"`
+	ValueTemplate       string `json:"value_template,omitempty"`
+	JSONAttributesTopic string `json:"json_attributes_topic,omitempty"`
+	PayloadOn           string `json:"payload_on,omitempty"`
+	PayloadOff          string `json:"payload_off,omitempty"`
+	*availability
+	QoS    int   `json:"qos,omitempty"`
+	Retain *bool `json:"retain,omitempty"`
+}
+
+type availability struct {
+	Topic               string `json:"availability_topic"`
+	PayloadAvailable    string `json:"payload_available"`
+	PayloadNotAvailable string `json:"payload_not_available"`
+}
+
+// Config returns the retained discovery payload (JSON) announcing entities.
+// Removed names components published before that are gone now (see
+// [Removed]); each is included as {"platform": "<platform>"}, the form Home
+// Assistant documents for removing one component of a device. Home
+// Assistant's documentation then asks for the payload once more without
+// them: publish Config(d, entities, removed), then Config(d, entities, nil).
+//
+// The same arguments always give the same bytes. Config fails when the
+// device is incomplete, a URL is not one Home Assistant accepts, a name is
+// not 1–64 lowercase letters, digits, "_" or "-", a name is given twice, or
+// a removed id is unknown or still configured.
+func Config(d Device, entities []Entity, removed []string) ([]byte, error) {
+	cmps, err := build(d, entities)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range removed {
+		if _, ok := cmps[id]; ok {
+			return nil, fmt.Errorf("discovery: component %q is both configured and removed", id)
+		}
+		p, ok := platformOf(id)
+		if !ok {
+			return nil, fmt.Errorf("discovery: removed component %q: unknown component id", id)
+		}
+		cmps[id] = component{Platform: p}
+	}
+	name := d.Name
+	if name == "" {
+		name = defaultDeviceName
+	}
+	return json.Marshal(payload{
+		Device: device{
+			Identifiers:      []string{d.ID()},
+			Name:             name,
+			Manufacturer:     manufacturer,
+			Model:            model,
+			SWVersion:        d.Version,
+			ConfigurationURL: d.ConfigurationURL,
+		},
+		Origin:     origin{Name: originName, SWVersion: d.Version, SupportURL: d.SupportURL},
+		Components: cmps,
+	})
+}
+
+// build returns the components of d's configuration, keyed by component id.
+func build(d Device, entities []Entity) (map[string]component, error) {
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	id := d.ID()
+	avail := &availability{
+		Topic:               stateTopic(d.Base),
+		PayloadAvailable:    payloadOnline,
+		PayloadNotAvailable: payloadOffline,
+	}
+	cmps := map[string]component{
+		// No availability: it must show "disconnected" while the bridge is
+		// offline rather than become unavailable itself.
+		idConnection: {
+			Platform:        platformBinarySensor,
+			Name:            "Connection",
+			UniqueID:        id + "_" + idConnection,
+			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_connection",
+			EntityCategory:  "diagnostic",
+			DeviceClass:     "connectivity",
+			StateTopic:      stateTopic(d.Base),
+			PayloadOn:       payloadOnline,
+			PayloadOff:      payloadOffline,
+		},
+		idTokenProblem: {
+			Platform:            platformBinarySensor,
+			Name:                "Page token",
+			UniqueID:            id + "_" + idTokenProblem,
+			DefaultEntityID:     platformBinarySensor + "." + entityIDPrefix + "_page_token",
+			EntityCategory:      "diagnostic",
+			DeviceClass:         "problem",
+			StateTopic:          TokenProblemTopic(d.Base),
+			JSONAttributesTopic: TokenAttributesTopic(d.Base),
+			PayloadOn:           payloadProblem,
+			PayloadOff:          payloadNoProblem,
+			availability:        avail,
+		},
+		idTokenExpiry: {
+			Platform:        platformSensor,
+			Name:            "Page token expiry",
+			UniqueID:        id + "_" + idTokenExpiry,
+			DefaultEntityID: platformSensor + "." + entityIDPrefix + "_page_token_expiry",
+			EntityCategory:  "diagnostic",
+			DeviceClass:     "timestamp",
+			StateTopic:      TokenExpiresTopic(d.Base),
+			availability:    avail,
+		},
+	}
+	for _, e := range entities {
+		if !validName(e.Name) {
+			return nil, fmt.Errorf("discovery: name %q: want 1–%d lowercase letters, digits, _ or -", e.Name, maxNameLen)
+		}
+		notifyID := idNotifyPrefix + e.Name
+		if _, dup := cmps[notifyID]; dup {
+			return nil, fmt.Errorf("discovery: name %q is given twice", e.Name)
+		}
+		display, object := words(e.Name)
+		cmps[notifyID] = component{
+			Platform:        platformNotify,
+			Name:            display,
+			UniqueID:        id + "_" + notifyID,
+			DefaultEntityID: platformNotify + "." + object,
+			Icon:            notifyIcon,
+			CommandTopic:    commandTopic(d.Base, e.Name),
+			availability:    avail,
+			QoS:             1,
+			Retain:          new(false),
+		}
+		// Results are published per person (SPEC.md section 4); a group has
+		// none of its own.
+		if e.Group {
+			continue
+		}
+		resultID := idLastResultPrefix + e.Name
+		cmps[resultID] = component{
+			Platform:            platformSensor,
+			Name:                display + " last result",
+			UniqueID:            id + "_" + resultID,
+			DefaultEntityID:     platformSensor + "." + object + "_last_result",
+			EntityCategory:      "diagnostic",
+			Icon:                resultIcon,
+			StateTopic:          resultTopic(d.Base, e.Name),
+			ValueTemplate:       "{{ value_json.status }}",
+			JSONAttributesTopic: resultTopic(d.Base, e.Name),
+			availability:        avail,
+		}
+	}
+	return cmps, nil
+}
+
+// platformOf returns the platform of the component with the given id.
+func platformOf(id string) (string, bool) {
+	switch {
+	case id == idConnection, id == idTokenProblem:
+		return platformBinarySensor, true
+	case id == idTokenExpiry, strings.HasPrefix(id, idLastResultPrefix):
+		return platformSensor, true
+	case strings.HasPrefix(id, idNotifyPrefix):
+		return platformNotify, true
+	}
+	return "", false
+}
+
+func (d Device) validate() error {
+	for _, f := range []struct{ name, value string }{
+		{"discovery prefix", d.Prefix},
+		{"base topic", d.Base},
+	} {
+		if f.value == "" || strings.ContainsAny(f.value, "+#") {
+			return fmt.Errorf("discovery: %s %q: want a non-empty topic without wildcards", f.name, f.value)
+		}
+	}
+	if d.NodeID == "" {
+		return fmt.Errorf("discovery: node id is empty: want the page id or the MQTT client id")
+	}
+	if err := checkURL("configuration URL", d.ConfigurationURL); err != nil {
+		return err
+	}
+	return checkURL("support URL", d.SupportURL)
+}
+
+// checkURL accepts what Home Assistant's cv.configuration_url accepts for
+// configuration_url and support_url: an http(s) URL with a host, or a
+// homeassistant:// URL. Home Assistant rejects the whole device otherwise.
+func checkURL(what, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("discovery: %s: %w", what, err)
+	case u.Scheme == "homeassistant",
+		(u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+		return nil
+	}
+	return fmt.Errorf("discovery: %s %q: want an http or https URL with a host, or homeassistant://", what, raw)
+}
+
+// validName reports whether name is a recipient or group name as SPEC.md
+// defines it.
+func validName(name string) bool {
+	if name == "" || len(name) > maxNameLen {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// words returns the display name of a recipient or group name
+// ("alice_smith" -> "Alice Smith") and the object part of its entity ids
+// ("messenger_alice_smith"). Home Assistant's entity ids allow only
+// lowercase letters, digits and single inner underscores (VALID_ENTITY_ID in
+// homeassistant/core.py), so "-" and runs of separators become one "_".
+func words(name string) (display, object string) {
+	ws := strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' })
+	if len(ws) == 0 {
+		return name, entityIDPrefix
+	}
+	object = entityIDPrefix + "_" + strings.Join(ws, "_")
+	for i, w := range ws {
+		ws[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(ws, " "), object
+}
+
+// sanitize replaces every character outside [a-zA-Z0-9_-], which Home
+// Assistant does not allow in a discovery topic's object id.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
