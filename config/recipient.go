@@ -101,6 +101,19 @@ func ValidName(name string) bool {
 	return true
 }
 
+// DisplayName returns how a person or group is shown to people:
+// "alice_smith" and "alice-smith" become "Alice Smith".
+func DisplayName(name string) string {
+	ws := strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' })
+	if len(ws) == 0 {
+		return name
+	}
+	for i, w := range ws {
+		ws[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(ws, " ")
+}
+
 func badName(name string) error {
 	return fmt.Errorf("%q is not a valid name: use 1 to %d lowercase letters, digits, _ or -", name, maxNameLen)
 }

@@ -90,3 +90,18 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	})
 }
+
+func TestDisplayName(t *testing.T) {
+	for name, want := range map[string]string{
+		"alice":       "Alice",
+		"alice_smith": "Alice Smith",
+		"bob-the-cat": "Bob The Cat",
+		"x__y":        "X Y",
+		"2nd_floor":   "2nd Floor",
+		"_":           "_",
+	} {
+		if got := DisplayName(name); got != want {
+			t.Errorf("DisplayName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

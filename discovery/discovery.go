@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/messenger-bridge/messenger-bridge/config"
 )
 
 // Fixed parts of the device and its entities (SPEC.md section 5).
@@ -30,10 +32,6 @@ const (
 
 	notifyIcon = "mdi:facebook-messenger"
 	resultIcon = "mdi:message-check"
-
-	// maxNameLen is the longest recipient or group name (SPEC.md: 1–64
-	// characters).
-	maxNameLen = 64
 )
 
 // Platforms (Home Assistant entity domains) of the components.
@@ -234,14 +232,14 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 		},
 	}
 	for _, e := range entities {
-		if !validName(e.Name) {
-			return nil, fmt.Errorf("discovery: name %q: want 1–%d lowercase letters, digits, _ or -", e.Name, maxNameLen)
+		if !config.ValidName(e.Name) {
+			return nil, fmt.Errorf("discovery: name %q: want 1–64 lowercase letters, digits, _ or -", e.Name)
 		}
 		notifyID := idNotifyPrefix + e.Name
 		if _, dup := cmps[notifyID]; dup {
 			return nil, fmt.Errorf("discovery: name %q is given twice", e.Name)
 		}
-		display, object := words(e.Name)
+		display, object := config.DisplayName(e.Name), objectID(e.Name)
 		cmps[notifyID] = component{
 			Platform:        platformNotify,
 			Name:            display,
@@ -324,35 +322,17 @@ func checkURL(what, raw string) error {
 	return fmt.Errorf("discovery: %s %q: want an http or https URL with a host, or homeassistant://", what, raw)
 }
 
-// validName reports whether name is a recipient or group name as SPEC.md
-// defines it.
-func validName(name string) bool {
-	if name == "" || len(name) > maxNameLen {
-		return false
-	}
-	for _, c := range []byte(name) {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// words returns the display name of a recipient or group name
-// ("alice_smith" -> "Alice Smith") and the object part of its entity ids
-// ("messenger_alice_smith"). Home Assistant's entity ids allow only
-// lowercase letters, digits and single inner underscores (VALID_ENTITY_ID in
-// homeassistant/core.py), so "-" and runs of separators become one "_".
-func words(name string) (display, object string) {
+// objectID returns the object part of a name's entity ids
+// ("alice_smith" -> "messenger_alice_smith"). Home Assistant's entity ids
+// allow only lowercase letters, digits and single inner underscores
+// (VALID_ENTITY_ID in homeassistant/core.py), so "-" and runs of separators
+// become one "_".
+func objectID(name string) string {
 	ws := strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' })
 	if len(ws) == 0 {
-		return name, entityIDPrefix
+		return entityIDPrefix
 	}
-	object = entityIDPrefix + "_" + strings.Join(ws, "_")
-	for i, w := range ws {
-		ws[i] = strings.ToUpper(w[:1]) + w[1:]
-	}
-	return strings.Join(ws, " "), object
+	return entityIDPrefix + "_" + strings.Join(ws, "_")
 }
 
 // sanitize replaces every character outside [a-zA-Z0-9_-], which Home
