@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// maxNameLen is the longest recipient or group name SPEC.md allows.
-const maxNameLen = 64
+// MaxNameLen is the longest recipient or group name SPEC.md allows.
+const MaxNameLen = 64
 
 // maxPSIDLen bounds a page-scoped ID. PSIDs are decimal numbers, today 16 or
 // 17 digits long; 32 leaves Meta room to grow them.
@@ -90,7 +90,7 @@ func (g *Group) UnmarshalText(text []byte) error {
 // lowercase ASCII letters, digits, '_' or '-' (SPEC.md), which keeps it safe
 // as an MQTT topic level.
 func ValidName(name string) bool {
-	if len(name) == 0 || len(name) > maxNameLen {
+	if len(name) == 0 || len(name) > MaxNameLen {
 		return false
 	}
 	for _, c := range []byte(name) {
@@ -115,7 +115,7 @@ func DisplayName(name string) string {
 }
 
 func badName(name string) error {
-	return fmt.Errorf("%q is not a valid name: use 1 to %d lowercase letters, digits, _ or -", name, maxNameLen)
+	return fmt.Errorf("%q is not a valid name: use 1 to %d lowercase letters, digits, _ or -", name, MaxNameLen)
 }
 
 // validPSID reports whether s is 1 to maxPSIDLen decimal digits.

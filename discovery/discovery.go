@@ -233,7 +233,7 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 	}
 	for _, e := range entities {
 		if !config.ValidName(e.Name) {
-			return nil, fmt.Errorf("discovery: name %q: want 1–64 lowercase letters, digits, _ or -", e.Name)
+			return nil, fmt.Errorf("discovery: name %q: want 1–%d lowercase letters, digits, _ or -", e.Name, config.MaxNameLen)
 		}
 		notifyID := idNotifyPrefix + e.Name
 		if _, dup := cmps[notifyID]; dup {

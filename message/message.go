@@ -19,6 +19,9 @@ type Message struct {
 	QuickReplies []string `json:"quick_replies,omitempty"`
 	// Notification is "", "regular", "silent" or "none".
 	Notification Notification `json:"notification,omitempty"`
+	// Unknown lists the payload keys Parse ignored, as paths such as
+	// "data.metadata", for a debug log. It is not stored.
+	Unknown []string `json:"-"`
 }
 
 // Notification says how Messenger alerts the recipient.

@@ -1,0 +1,136 @@
+package message
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		field   string
+		problem string // a fragment of the error text
+	}{
+		// The payload as a whole.
+		{"empty", "", "", "empty payload"},
+		{"whitespace", " \r\n\t\u00a0", "", "empty payload"},
+		{"byte order mark only", "\uFEFF\n", "", "empty payload"},
+		{"too big", strings.Repeat("a", MaxPayload+1), "", "262145 bytes, over the limit of 262144"},
+		{"invalid UTF-8 text", "caf\xe9", "", "payload is not valid UTF-8"},
+		{"invalid UTF-8 in JSON", `{"message": "caf` + "\xe9" + `"}`, "", "payload is not valid UTF-8"},
+		{"empty object", `{}`, "", `nothing to send: give "message" or an attachment`},
+		{"only a title", `{"title": "Doorbell"}`, "", "nothing to send"},
+		{"blank message", `{"message": " \n "}`, "", "nothing to send"},
+		{"misspelt key", `{"Message": "hi", "targte": "bob"}`, "", `(ignored keys: Message, targte)`},
+
+		// Types.
+		{"message number", `{"message": 5}`, "message", "must be a string, got number"},
+		{"text boolean", `{"text": true}`, "text", "must be a string, got boolean"},
+		{"title array", `{"message": "x", "title": []}`, "title", "must be a string, got array"},
+		{"target number", `{"message": "x", "target": 5}`, "target", "must be a string or an array of strings, got number"},
+		{"target element", `{"message": "x", "target": ["alice", 5]}`, "target[1]", "must be a string, got number"},
+		{"target null element", `{"message": "x", "target": ["alice", null]}`, "target[1]", "must be a string, got null"},
+		{"quick_replies string", `{"message": "x", "quick_replies": "Open"}`, "quick_replies", "must be an array, got string"},
+		{"quick reply object", `{"message": "x", "quick_replies": [{}]}`, "quick_replies[0]", "must be a string, got object"},
+		{"notification number", `{"message": "x", "notification": 1}`, "notification", "must be a string, got number"},
+		{"id object", `{"message": "x", "id": {}}`, "id", "must be a string or a number, got object"},
+		{"image number", `{"image": 1}`, "image", "must be a string, got number"},
+		{"attachment string", `{"attachment": "https://x.test/a.jpg"}`, "attachment", "must be an object, got string"},
+		{"attachment data number", `{"attachment": {"data": 1}}`, "attachment.data", "must be a string, got number"},
+		{"data string", `{"message": "x", "data": "y"}`, "data", "must be an object, got string"},
+		{"data text number", `{"message": "x", "data": {"text": 1}}`, "data.text", "must be a string, got number"},
+
+		// Values.
+		{"message and text differ", `{"message": "a", "text": "b"}`, "", `give "message" or its alias "text", not both`},
+		{"upper-case target", `{"message": "x", "target": "Alice"}`, "target", `lowercase letters, digits, "_" or "-", got "Alice"`},
+		{"target with space", `{"message": "x", "target": ["bob", "alice smith"]}`, "target[1]", "got \"alice smith\""},
+		{"target too long", `{"message": "x", "target": ["` + strings.Repeat("a", 65) + `"]}`, "target[0]", "1 to 64"},
+		{"long value is shortened", `{"message": "x", "target": "` + strings.Repeat("A", 100) + `"}`, "target", strings.Repeat("A", 40) + `"…`},
+		{"14 quick replies", `{"message": "x", "quick_replies": ` + quoted("a", 14) + `}`, "quick_replies", "at most 13 quick replies"},
+		{"quick reply of 21 characters", `{"message": "x", "quick_replies": ["` + strings.Repeat("a", 21) + `"]}`,
+			"quick_replies[0]", "at most 20 characters (Messenger's limit), got 21"},
+		{"quick reply of 11 emoji", `{"message": "x", "quick_replies": ["ok", "` + strings.Repeat("🚪", 11) + `"]}`,
+			"quick_replies[1]", "got 22"},
+		{"blank quick reply", `{"message": "x", "quick_replies": ["ok", " "]}`, "quick_replies[1]", "must not be empty"},
+		{"notification", `{"message": "x", "notification": "loud"}`, "notification", `must be regular, silent or none, got "loud"`},
+		{"id too long", `{"message": "x", "id": "` + strings.Repeat("a", 257) + `"}`, "id", "at most 256 characters, got 257"},
+		{"id out of range", `{"message": "x", "id": 1e400}`, "id", "out of range"},
+
+		// Attachments.
+		{"two attachments", `{"image": "/a.jpg", "camera": "camera.door"}`, "",
+			`give one attachment: image, camera, file or attachment (got "image" and "camera")`},
+		{"attachment and data attachment", `{"file": "/media/a.jpg",
+			"data": {"attachment": {"payload": {"url": "https://x.test/"}}}}`, "", `(got "file" and "data.attachment")`},
+		{"image scheme", `{"image": "ftp://x.test/a.jpg"}`, "image", "must be an http(s) URL or a path"},
+		{"image without slash", `{"image": "local/a.jpg"}`, "image", "must be an http(s) URL"},
+		{"image to another host", `{"image": "//evil.test/a.jpg"}`, "image", `a single "/"`},
+		{"URL not repeated", `{"image": "ftp://x.test/a.jpg?token=secret"}`, "image", "must be an http(s) URL"},
+		{"camera domain", `{"camera": "light.kitchen"}`, "camera", "must be a camera or image entity id"},
+		{"camera object id", `{"camera": "camera.Front Door"}`, "camera", "entity id"},
+		{"camera without object id", `{"camera": "camera."}`, "camera", "entity id"},
+		{"relative file", `{"file": "snapshots/a.jpg"}`, "file", "must be an absolute path"},
+		{"attachment type", `{"attachment": {"type": "gif", "url": "/a.gif"}}`, "attachment.type",
+			`must be image, video, audio or file, got "gif"`},
+		{"attachment url and data", `{"attachment": {"url": "/a.jpg", "data": "aGk="}}`, "attachment", `"url" or "data", not both`},
+		{"attachment without source", `{"attachment": {"type": "image"}}`, "attachment", `needs "url" or "data"`},
+		{"attachment url", `{"attachment": {"url": "file:///etc/passwd"}}`, "attachment.url", "must be an http(s) URL"},
+		{"bad base64", `{"attachment": {"data": "aGk*"}}`, "attachment.data", "is not valid base64"},
+		{"bad padding", `{"attachment": {"data": "aG=k"}}`, "attachment.data", "is not valid base64"},
+		{"empty data URL", `{"attachment": {"data": "data:image/png;base64,"}}`, "attachment.data", "holds no bytes"},
+		{"data URL not base64", `{"attachment": {"data": "data:text/plain,hello"}}`, "attachment.data", "base64 data: URL"},
+		{"content type", `{"attachment": {"url": "/a", "content_type": "jpeg"}}`, "attachment.content_type", "must be a MIME type"},
+
+		// Home Assistant's format.
+		{"data template", `{"message": "x", "data": {"attachment": {"type": "template", "payload": {}}}}`,
+			"data.attachment.type", `got "template"`},
+		{"data attachment id", `{"message": "x", "data": {"attachment": {"type": "image", "payload": {"attachment_id": "1"}}}}`,
+			"data.attachment.payload", `needs a "url"`},
+		{"data attachment without payload", `{"message": "x", "data": {"attachment": {"type": "image"}}}`,
+			"data.attachment.payload", `needs a "url"`},
+		{"data attachment path", `{"message": "x", "data": {"attachment": {"payload": {"url": "/local/a.jpg"}}}}`,
+			"data.attachment.payload.url", "must be an http(s) URL"},
+		{"data quick reply string", `{"message": "x", "data": {"quick_replies": ["Open"]}}`,
+			"data.quick_replies[0]", "must be an object, got string"},
+		{"data quick reply kind", `{"message": "x", "data": {"quick_replies": [{"content_type": "user_email"}]}}`,
+			"data.quick_replies[0].content_type", `must be "text"`},
+		{"data quick reply title", `{"message": "x", "data": {"quick_replies": [{"content_type": "text"}]}}`,
+			"data.quick_replies[0].title", "must not be empty"},
+		{"data quick replies count", `{"message": "x", "data": {"quick_replies": ` +
+			strings.ReplaceAll(quoted("a", 14), `"a"`, `{"title": "a"}`) + `}}`, "data.quick_replies", "at most 13"},
+		{"both quick replies", `{"message": "x", "quick_replies": ["a"], "data": {"quick_replies": [{"title": "b"}]}}`,
+			"", `"quick_replies" or "data.quick_replies", not both`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse([]byte(tt.payload))
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("Parse(%.80q) = %#v, %v; want an *InputError", tt.payload, m, err)
+			}
+			if ie.Field != tt.field || !strings.Contains(err.Error(), tt.problem) {
+				t.Errorf("Parse(%.80q) error: field %q, %q\nwant field %q, text containing %q",
+					tt.payload, ie.Field, err, tt.field, tt.problem)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error repeats a URL's token: %v", err)
+			}
+		})
+	}
+}
+
+func TestInputErrorText(t *testing.T) {
+	tests := []struct {
+		err  *InputError
+		want string
+	}{
+		{&InputError{Field: "message", Problem: "must be a string, got number"}, `"message" must be a string, got number`},
+		{&InputError{Problem: "empty payload"}, "empty payload"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
