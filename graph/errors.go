@@ -1,0 +1,208 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error is an error answered by the Graph API: a JSON {"error": {...}}
+// object, or an HTTP error status without one.
+type Error struct {
+	Status      int    // HTTP status
+	Code        int    // error.code; 0 when the answer held no Graph error
+	Subcode     int    // error.error_subcode
+	Type        string // error.type, e.g. "OAuthException"
+	Message     string // error.message
+	UserTitle   string // error.error_user_title
+	UserMessage string // error.error_user_msg
+	FBTraceID   string // error.fbtrace_id, for Facebook support
+	Transient   bool   // error.is_transient
+	// RetryAfter is the wait asked for by a Retry-After header; 0 if none.
+	RetryAfter time.Duration
+}
+
+// Error returns Graph's message with its code, subcode, HTTP status and
+// trace id, e.g. "(#100) No matching user found (code 100, subcode 2018001,
+// HTTP 400, fbtrace_id AbC)".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Message != "" {
+		b.WriteString(e.Message)
+	} else {
+		b.WriteString(http.StatusText(e.Status))
+	}
+	b.WriteString(" (")
+	if e.Code != 0 {
+		fmt.Fprintf(&b, "code %d, ", e.Code)
+	}
+	if e.Subcode != 0 {
+		fmt.Fprintf(&b, "subcode %d, ", e.Subcode)
+	}
+	fmt.Fprintf(&b, "HTTP %d", e.Status)
+	if e.FBTraceID != "" {
+		fmt.Fprintf(&b, ", fbtrace_id %s", e.FBTraceID)
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// Retryable reports whether the same call may succeed later: Graph said the
+// error is transient, Facebook had a passing problem or is throttling, or
+// the HTTP status is 429 or 5xx without a code that names a lasting cause.
+// Any other error is permanent, unknown codes included.
+func (e *Error) Retryable() bool {
+	switch {
+	case e.Transient, e.Status == http.StatusTooManyRequests, throttled(e.Code), temporary(e.Code):
+		return true
+	case e.Status >= 500:
+		return !permanent(e.Code)
+	}
+	return false
+}
+
+// TokenInvalid reports whether the page token is expired, revoked or not a
+// token at all, so that no call will succeed until it is replaced.
+func (e *Error) TokenInvalid() bool {
+	return e.Code == CodeAccessToken || e.Code == CodeSession
+}
+
+// Hint says in one sentence what a person should do about the error. It
+// names no recipient, so callers may prefix one ("alice: ...").
+func (e *Error) Hint() string {
+	if e.TokenInvalid() {
+		return tokenReason(e.Subcode) + "; make a new long-lived page token (messenger-bridge token exchange) and set FB_PAGE_TOKEN"
+	}
+	switch {
+	case e.Code == CodePermissionDenied && (e.Subcode == SubcodeOutsideWindow || e.Subcode == SubcodeOutsideWindowSubscription):
+		return "the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_MESSAGING_TYPE=MESSAGE_TAG with a tag in FB_MESSAGE_TAG"
+	case e.Code == CodePermissionDenied && e.Subcode == SubcodeNotReceiving,
+		e.Code == CodeUserUnavailable, e.Subcode == SubcodeUnavailable:
+		return "this person isn't available right now: they may have blocked the page, turned its messages off or deactivated their account"
+	case e.Code == CodeParam && e.Subcode == SubcodeNoMatchingUser:
+		return "no such user: the PSID is wrong or belongs to another page"
+	case e.Code == CodeParam && e.Subcode == SubcodeAttachmentTooLarge:
+		return "the attachment is larger than Messenger accepts (25 MB); send a smaller file"
+	case e.Code == CodeParam && strings.Contains(e.Message, "appsecret_proof"):
+		return "the app secret does not match the page token's app; fix FB_APP_SECRET, or unset it if the app does not require appsecret_proof"
+	case e.Code == CodeParam:
+		return "Facebook rejected a parameter of the message; the error message names it"
+	case e.Code == CodePermissionDenied, e.Code == CodeMethod,
+		e.Code >= CodePermissionFirst && e.Code <= CodePermissionLast:
+		return "the page token lacks a permission; give the app pages_messaging on the page and make a new page token"
+	case e.Code == CodePolicyBlock:
+		return "Facebook has temporarily blocked the page from sending for a policy violation; check the page's quality in Meta Business Suite"
+	case throttled(e.Code) || e.Status == http.StatusTooManyRequests:
+		return "Facebook is limiting how fast the page may send; the message is retried later, and lowering SEND_RATE helps if this repeats"
+	case e.Retryable():
+		return "Facebook had a temporary problem; the message is retried later, and https://metastatus.com shows outages"
+	case e.UserMessage != "":
+		return e.UserMessage
+	}
+	return "Facebook refused the message; look up the code in Meta's Graph API error reference"
+}
+
+// tokenReason says what became of the page token, by subcode of code 190.
+func tokenReason(subcode int) string {
+	switch subcode {
+	case SubcodeExpired:
+		return "the page token has expired"
+	case SubcodePasswordChanged:
+		return "the page token died when the account's password changed"
+	case SubcodeAppNotInstalled:
+		return "the page token's app was removed from the account"
+	case SubcodeInvalidToken:
+		return "the page token was invalidated (logged out or revoked)"
+	}
+	return "the page token is invalid or expired"
+}
+
+// retryAfter reads a Retry-After header, given in seconds or as an HTTP
+// date, as a wait from now. It returns 0 when the header is absent, invalid
+// or in the past.
+func retryAfter(header string, now time.Time) time.Duration {
+	if header == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(header); err == nil {
+		return max(time.Duration(s)*time.Second, 0)
+	}
+	if t, err := http.ParseTime(header); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// transportError is a call that got no answer from Graph: the connection
+// failed or the request timed out. Its message holds neither the request
+// URL nor any secret.
+type transportError struct {
+	msg string
+	err error
+}
+
+func (e *transportError) Error() string { return e.msg }
+func (e *transportError) Unwrap() error { return e.err }
+
+// Verdict is what a caller should do after a call, in the manner of
+// Alertmanager's notifiers: done, try again later, or give up.
+type Verdict int
+
+// Verdicts returned by Classify.
+const (
+	Success Verdict = iota
+	Retry
+	Unrecoverable
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Success:
+		return "success"
+	case Retry:
+		return "retry"
+	case Unrecoverable:
+		return "unrecoverable"
+	}
+	return "Verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// Classify decides what to do after a Client method returned err, given the
+// ctx the call was made with:
+//
+//   - nil is Success.
+//   - If ctx has ended, the verdict is Unrecoverable whatever err is: nothing
+//     more can be done under it. A caller that is shutting down should keep
+//     its work for later instead of recording a failure.
+//   - An *Error is Retry when Error.Retryable says so, else Unrecoverable.
+//   - A call that got no answer (connection failure, or no answer within
+//     Config.RequestTimeout) is Retry, as is any net.Error, such as one
+//     met reading an Upload's body.
+//   - Anything else, such as a message the Client refused to send, is
+//     Unrecoverable.
+func Classify(ctx context.Context, err error) Verdict {
+	if err == nil {
+		return Success
+	}
+	if ctx.Err() != nil {
+		return Unrecoverable
+	}
+	var ge *Error
+	if errors.As(err, &ge) {
+		if ge.Retryable() {
+			return Retry
+		}
+		return Unrecoverable
+	}
+	var te *transportError
+	var ne net.Error
+	if errors.As(err, &te) || errors.As(err, &ne) {
+		return Retry
+	}
+	return Unrecoverable
+}
