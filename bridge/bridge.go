@@ -1,0 +1,194 @@
+// Package bridge is the MQTT side of messenger-bridge: it takes messages from
+// the notify topics, stores them in the outbox before acknowledging them,
+// hands them to delivery, and publishes results, state and discovery.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/rs/zerolog"
+
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/fifo"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// Payloads of the retained state topic, also Home Assistant's availability.
+const (
+	stateOnline  = "online"
+	stateOffline = "offline"
+)
+
+// subscribeQoS is the QoS of every subscription: at least once, so that a
+// message sent while the bridge is away waits in its persistent session.
+const subscribeQoS = 1
+
+// intakeBatch is how many messages share one outbox transaction at most.
+const intakeBatch = 256
+
+// Deps are the parts a Bridge works with, built by main.
+type Deps struct {
+	Outbox  *outbox.Outbox
+	Sender  delivery.Sender
+	Page    graph.Page // zero when the page could not be read at start
+	Version string
+	// Token is the page token's state as known at start.
+	Token TokenState
+	// Delivery tunes retries, expiry and the drain on shutdown.
+	Delivery delivery.Options
+	// DiscoveryDelay bounds the random wait before discovery is republished
+	// for a Home Assistant that came online; 0 means 3 s.
+	DiscoveryDelay time.Duration
+}
+
+// Bridge connects MQTT to delivery. Create it with New and call Run once.
+type Bridge struct {
+	cfg    *config.Config
+	deps   Deps
+	topics Topics
+	log    zerolog.Logger
+
+	client     mqtt.Client
+	inbox      *fifo.Queue[inbound]
+	dispatcher *delivery.Dispatcher
+	state      *status
+	connected  chan struct{} // closed on the first connection
+
+	once sync.Once
+}
+
+// inbound is an MQTT message waiting to be stored and acknowledged.
+type inbound struct {
+	msg mqtt.Message
+	at  time.Time
+}
+
+// New returns a Bridge for cfg. It does not connect.
+func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
+	b := &Bridge{
+		cfg: cfg, deps: deps, log: log,
+		topics:    Topics{Base: cfg.BaseTopic},
+		inbox:     fifo.New[inbound](),
+		connected: make(chan struct{}),
+	}
+	b.state = newStatus(b, deps.Token)
+	b.dispatcher = delivery.New(deps.Sender, b, deps.Outbox, deps.Delivery, log)
+	opts, err := clientOptions(cfg, b.topics)
+	if err != nil {
+		return nil, err
+	}
+	// The default handler is set before Connect: a persistent session may
+	// deliver queued messages before any Subscribe call returns.
+	opts.SetDefaultPublishHandler(b.receive)
+	opts.SetOnConnectHandler(b.onConnect)
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		b.log.Warn().Err(err).Msg("MQTT connection lost; reconnecting")
+	})
+	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+		b.log.Info().Msg("reconnecting to the MQTT broker")
+	})
+	b.client = mqtt.NewClient(opts)
+	return b, nil
+}
+
+// Connected reports whether the MQTT connection is up right now (not merely
+// being re-established).
+func (b *Bridge) Connected() bool { return b.client.IsConnectionOpen() }
+
+// Ready is closed once the bridge first connected and subscribed.
+func (b *Bridge) Ready() <-chan struct{} { return b.connected }
+
+// Run serves until ctx ends, then stops taking messages, lets deliveries in
+// flight finish (bounded by delivery.Options.Drain), marks the bridge offline
+// and disconnects. Messages not yet delivered stay in the outbox.
+func (b *Bridge) Run(ctx context.Context) error {
+	pending, err := b.deps.Outbox.Pending()
+	if len(pending) > 0 {
+		b.log.Info().Int("messages", len(pending)).Msg("resuming messages left in the outbox")
+		b.dispatcher.Enqueue(pending...)
+	}
+	if err != nil {
+		b.log.Error().Err(err).Msg("some outbox entries could not be read and are skipped")
+	}
+
+	if b.cfg.Insecure {
+		b.log.Warn().Msg("MQTT_INSECURE is set: the broker's TLS certificate is NOT verified")
+	}
+	b.log.Info().Str("broker", b.cfg.MQTTURL).Str("client_id", b.cfg.MQTTClientID).Msg("connecting to the MQTT broker")
+	b.client.Connect() // with ConnectRetry it completes only once connected; onConnect does the rest
+
+	var wg sync.WaitGroup
+	wg.Go(func() { b.dispatcher.Run(ctx) })
+	wg.Go(func() { b.intake(ctx) })
+	<-ctx.Done()
+	b.log.Info().Msg("shutting down: finishing deliveries in flight")
+	wg.Wait()
+
+	if b.client.IsConnectionOpen() {
+		b.publish(b.topics.State(), true, []byte(stateOffline)).WaitTimeout(2 * time.Second)
+	}
+	b.client.Disconnect(250)
+	b.log.Info().Int("left_in_outbox", b.deps.Outbox.Len()).Msg("stopped")
+	return nil
+}
+
+// receive is paho's handler for every message. It must not block.
+func (b *Bridge) receive(_ mqtt.Client, m mqtt.Message) {
+	if b.cfg.Discovery && m.Topic() == b.cfg.DiscoveryPrefix+"/status" {
+		m.Ack()
+		if string(m.Payload()) == stateOnline {
+			b.state.homeAssistantOnline()
+		}
+		return
+	}
+	b.inbox.Push(inbound{msg: m, at: time.Now()})
+}
+
+func (b *Bridge) onConnect(c mqtt.Client) {
+	b.log.Info().Msg("connected to the MQTT broker")
+	subs := map[string]byte{
+		b.topics.NotifyAny():  subscribeQoS,
+		b.topics.Notify("+"): subscribeQoS,
+	}
+	if b.cfg.Discovery {
+		subs[b.cfg.DiscoveryPrefix+"/status"] = subscribeQoS
+	}
+	// Subscribing waits for the broker, so it runs off paho's goroutine.
+	go func() {
+		t := c.SubscribeMultiple(subs, nil)
+		if !t.WaitTimeout(connectTimeout) || t.Error() != nil {
+			b.log.Error().Err(errors.Join(t.Error(), errTimeout)).Msg("cannot subscribe; reconnecting")
+			c.Disconnect(0)
+			return
+		}
+		b.state.connected()
+		b.once.Do(func() { close(b.connected) })
+	}()
+}
+
+var errTimeout = errors.New("no answer from the broker")
+
+// publish sends a message with QoS 1. Results and states are never lost to a
+// reconnect: paho keeps QoS 1 messages until the broker has them.
+func (b *Bridge) publish(topic string, retained bool, payload []byte) mqtt.Token {
+	t := b.client.Publish(topic, 1, retained, payload)
+	go func() {
+		if t.WaitTimeout(time.Minute) && t.Error() != nil {
+			b.log.Warn().Err(t.Error()).Str("topic", topic).Msg("cannot publish")
+		}
+	}()
+	return t
+}
+
+// ack acknowledges messages to the broker once they are stored or answered.
+func ack(in []inbound) {
+	for _, m := range in {
+		m.msg.Ack()
+	}
+}

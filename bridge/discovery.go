@@ -1,0 +1,131 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/discovery"
+)
+
+// defaultDiscoveryDelay bounds the random wait before answering Home
+// Assistant's birth message.
+const defaultDiscoveryDelay = 3 * time.Second
+
+// supportURL is where Home Assistant's "origin" points users for help.
+const supportURL = "https://github.com/messenger-bridge/messenger-bridge"
+
+// haPayloadNone is what Home Assistant's MQTT sensors read as "no value".
+const haPayloadNone = "None"
+
+func (b *Bridge) discoveryDelay() time.Duration {
+	if b.deps.DiscoveryDelay > 0 {
+		return b.deps.DiscoveryDelay
+	}
+	return defaultDiscoveryDelay
+}
+
+func (b *Bridge) device() discovery.Device {
+	node := b.deps.Page.ID
+	if node == "" {
+		node = b.cfg.MQTTClientID
+	}
+	return discovery.Device{
+		Prefix: b.cfg.DiscoveryPrefix, Base: b.cfg.BaseTopic, NodeID: node,
+		Name: b.deps.Page.Name, Version: b.deps.Version, SupportURL: supportURL,
+	}
+}
+
+func (b *Bridge) entities() []discovery.Entity {
+	var out []discovery.Entity
+	for _, r := range b.cfg.Recipients {
+		out = append(out, discovery.Entity{Name: r.Name})
+	}
+	for _, g := range b.cfg.Groups {
+		out = append(out, discovery.Entity{Name: g.Name, Group: true})
+	}
+	return out
+}
+
+// published is what the bridge last announced to Home Assistant, kept in
+// DATA_DIR so that a recipient dropped from the configuration can be removed
+// from Home Assistant at the next start.
+type published struct {
+	Topic   string          `json:"topic"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func (b *Bridge) publishedPath() string { return filepath.Join(b.cfg.DataDir, "discovery.json") }
+
+// publishDiscovery publishes the retained device discovery message, removing
+// components (or a whole device, when the page id changed) announced before.
+func (b *Bridge) publishDiscovery() {
+	d, entities := b.device(), b.entities()
+	var removed []string
+	var prev published
+	raw, err := os.ReadFile(b.publishedPath())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		b.log.Warn().Err(err).Msg("cannot read what discovery published before; dropped recipients may linger in Home Assistant")
+	default:
+		if err := json.Unmarshal(raw, &prev); err != nil {
+			b.log.Warn().Err(err).Str("file", b.publishedPath()).Msg("ignoring unreadable discovery record")
+		}
+	}
+	if prev.Topic != "" && prev.Topic != d.Topic() {
+		b.publish(prev.Topic, true, nil) // an empty retained config removes the old device
+	} else if prev.Topic != "" {
+		removed = discovery.Removed(prev.Payload, d, entities)
+	}
+	payload, err := discovery.Config(d, entities, removed)
+	if err != nil {
+		b.log.Error().Err(err).Msg("cannot build Home Assistant discovery")
+		return
+	}
+	b.publish(d.Topic(), true, payload)
+	if len(removed) > 0 {
+		b.log.Info().Strs("components", removed).Msg("removed from Home Assistant")
+		// The removal form has done its work; what stays is the config without it.
+		if payload, err = discovery.Config(d, entities, nil); err != nil {
+			return
+		}
+	}
+	rec, _ := json.Marshal(published{Topic: d.Topic(), Payload: payload})
+	if err := writeFileAtomic(b.publishedPath(), rec); err != nil {
+		b.log.Warn().Err(err).Msg("cannot record published discovery")
+	}
+}
+
+// publishToken publishes the token's diagnostic states, retained.
+func (s *status) publishToken() {
+	b, t := s.b, s.snapshot()
+	problem := "OFF"
+	if t.State == TokenInvalid {
+		problem = "ON"
+	}
+	expires := haPayloadNone
+	if t.ExpiresAt != nil {
+		expires = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	attrs, _ := json.Marshal(t)
+	base := b.cfg.BaseTopic
+	b.publish(discovery.TokenAttributesTopic(base), true, attrs)
+	b.publish(discovery.TokenProblemTopic(base), true, []byte(problem))
+	b.publish(discovery.TokenExpiresTopic(base), true, []byte(expires))
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves the old or
+// the new content, never a torn file.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

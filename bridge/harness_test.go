@@ -1,0 +1,208 @@
+package bridge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/messenger-bridge/messenger-bridge/bridge"
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/mqtttest"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// Test identities. The token is long and unusual so that a leak is found
+// by a plain substring search.
+const (
+	pageToken = "EAAGtestPAGEtoken0123456789SECRET"
+	alicePSID = "26428272146817880"
+	bobPSID   = "7391000000000001"
+)
+
+// harness runs one bridge against a real broker and a fake Graph API, and
+// plays the home-automation side through MQTT only.
+type harness struct {
+	t       *testing.T
+	broker  *mqtttest.Broker
+	graph   *graphtest.Server
+	client  *mqtttest.Client
+	results <-chan mqtttest.Message
+	early   map[string][]delivery.Result // results read while waiting for another topic
+	dataDir string
+	env     map[string]string
+	logs    *syncBuffer
+
+	cancel context.CancelFunc
+	done   chan error
+	bridge *bridge.Bridge
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newHarness starts a broker, a fake Graph server with alice and bob, and a
+// bridge configured by the base environment overlaid with env.
+func newHarness(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	h := &harness{t: t, broker: mqtttest.Start(t), graph: graphtest.NewServer(t, pageToken),
+		dataDir: t.TempDir(), logs: &syncBuffer{}, early: make(map[string][]delivery.Result)}
+	h.graph.AddUser(alicePSID)
+	h.graph.AddUser(bobPSID)
+	h.graph.SetPage("1122334455", "Our Home")
+	h.env = map[string]string{
+		"FB_PAGE_TOKEN":   pageToken,
+		"FB_GRAPH_URL":    h.graph.URL,
+		"RECIPIENTS":      "alice:" + alicePSID + ",bob:" + bobPSID,
+		"GROUPS":          "family:alice+bob",
+		"MQTT_URL":        h.broker.URL,
+		"MQTT_CLIENT_ID":  "bridge-under-test",
+		"DATA_DIR":        h.dataDir,
+		"SEND_RATE":       "0",
+		"HTTP_ADDR":       "",
+		"LOG_FORMAT":      "json",
+		"LOG_LEVEL":       "debug",
+		"HA_DISCOVERY":    "true",
+		"FB_MESSAGE_TAG":  "ACCOUNT_UPDATE",
+		"MESSAGE_TTL":     "1h",
+		"OUTBOX_MAX":      "10000",
+		"MEDIA_DIRS":      "",
+		"MQTT_BASE_TOPIC": "messenger",
+	}
+	for k, v := range env {
+		h.env[k] = v
+	}
+	h.client = h.broker.Connect(t)
+	h.results = h.client.Subscribe("messenger/result/#")
+	h.start()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// start runs the bridge and waits until it has subscribed.
+func (h *harness) start() {
+	h.t.Helper()
+	for k, v := range h.env {
+		h.t.Setenv(k, v)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		h.t.Fatalf("config: %v", err)
+	}
+	log := zerolog.New(h.logs)
+	g, err := graph.New(graph.Config{BaseURL: cfg.GraphURL, Version: cfg.GraphVersion, PageToken: cfg.PageToken.Reveal(),
+		MessagingType: cfg.MessagingType, Tag: cfg.MessageTag})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	page, err := g.Page(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b, err := bridge.New(cfg, bridge.Deps{
+		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate), Page: page,
+		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test",
+		Delivery:       delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		DiscoveryDelay: 20 * time.Millisecond,
+	}, log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done, h.bridge = cancel, make(chan error, 1), b
+	go func() {
+		err := b.Run(ctx)
+		box.Close()
+		h.done <- err
+	}()
+	select {
+	case <-b.Ready():
+	case <-time.After(mqtttest.Wait):
+		h.t.Fatal("bridge did not connect and subscribe")
+	}
+}
+
+// stop shuts the bridge down cleanly and waits for it.
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			h.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(mqtttest.Wait):
+		h.t.Error("bridge did not stop")
+	}
+}
+
+// result returns the next result on the topic of name, waiting for it.
+// Results for other names that arrive meanwhile are kept for later calls.
+func (h *harness) result(name string) delivery.Result {
+	h.t.Helper()
+	topic := "messenger/result"
+	if name != "" {
+		topic += "/" + name
+	}
+	if rs := h.early[topic]; len(rs) > 0 {
+		h.early[topic] = rs[1:]
+		return rs[0]
+	}
+	for {
+		m := mqtttest.Next(h.t, h.results)
+		var r delivery.Result
+		if err := json.Unmarshal(m.Payload, &r); err != nil {
+			h.t.Fatalf("result on %s is not JSON: %q", m.Topic, m.Payload)
+		}
+		if m.Topic == topic {
+			return r
+		}
+		h.early[m.Topic] = append(h.early[m.Topic], r)
+	}
+}
+
+// request waits for the fake Graph server to accept the next Send call.
+func (h *harness) request() graphtest.Request {
+	h.t.Helper()
+	select {
+	case r := <-h.graph.Received():
+		return r
+	case <-time.After(mqtttest.Wait):
+		h.t.Fatal("no Send API call reached the fake Graph server")
+		return graphtest.Request{}
+	}
+}

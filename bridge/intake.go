@@ -1,0 +1,161 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/message"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// rejection is a result owed for input that will not be delivered.
+type rejection struct {
+	name   string // recipient, or "" when none can be named
+	result delivery.Result
+}
+
+// intake stores messages from the inbox in the outbox, acknowledges them and
+// hands them to the dispatcher, a batch per transaction, in arrival order.
+// Messages still in the inbox at shutdown are not acknowledged, so the
+// broker keeps them for the next session.
+func (b *Bridge) intake(ctx context.Context) {
+	for {
+		batch := b.inbox.Take(ctx, intakeBatch)
+		if batch == nil {
+			return
+		}
+		b.store(batch)
+	}
+}
+
+func (b *Bridge) store(batch []inbound) {
+	var (
+		items    []outbox.Item
+		rejected []rejection
+	)
+	for _, in := range batch {
+		item, rej := b.accept(in)
+		rejected = append(rejected, rej...)
+		if len(item.Entries) > 0 {
+			items = append(items, item)
+		}
+	}
+	var stored []outbox.Entry
+	if len(items) > 0 {
+		outcomes, err := b.deps.Outbox.Add(time.Now(), items)
+		if err != nil {
+			b.log.Error().Err(err).Int("messages", len(items)).Msg("cannot write to the outbox")
+			err = fmt.Errorf("cannot store the message in the outbox (DATA_DIR %s): %w", b.cfg.DataDir, err)
+			for _, it := range items {
+				rejected = append(rejected, refuse(it.Entries, err)...)
+			}
+		}
+		for i, o := range outcomes {
+			switch o.Status {
+			case outbox.Stored:
+				stored = append(stored, o.Entries...)
+			case outbox.Duplicate:
+				rejected = append(rejected, refuse(items[i].Entries,
+					fmt.Errorf("duplicate: a message with id %q was accepted in the last 24 hours; not sent again", items[i].ID))...)
+			case outbox.Full:
+				rejected = append(rejected, refuse(items[i].Entries,
+					fmt.Errorf("outbox full: %d messages are waiting (OUTBOX_MAX); message refused", b.cfg.OutboxMax))...)
+			}
+		}
+	}
+	b.dispatcher.Enqueue(stored...)
+	for _, r := range rejected {
+		b.log.Warn().Str("recipient", r.name).Str("id", r.result.ID).Str("error", r.result.Error.Message).Msg("message refused")
+		b.Report(r.name, r.result)
+	}
+	ack(batch)
+}
+
+func refuse(entries []outbox.Entry, err error) []rejection {
+	out := make([]rejection, len(entries))
+	for i, e := range entries {
+		out[i] = rejection{name: e.Recipient, result: delivery.Failure(e.Message.ID, err)}
+	}
+	return out
+}
+
+// accept turns one MQTT message into outbox entries, one per person it
+// addresses, and rejections for everything it cannot deliver.
+func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
+	topic := in.msg.Topic()
+	name, ok := b.topics.recipient(topic)
+	if !ok {
+		return outbox.Item{}, []rejection{{result: delivery.Failure("", fmt.Errorf("topic %s is not a notify topic", topic))}}
+	}
+	if name != "" && !config.ValidName(name) {
+		return outbox.Item{}, []rejection{{result: delivery.Failure("", fmt.Errorf(
+			"topic %s: a recipient name is 1 to 64 lower-case letters, digits, '_' or '-'", topic))}}
+	}
+	fail := func(id string, err error) (outbox.Item, []rejection) {
+		return outbox.Item{}, b.rejectAll(name, id, err)
+	}
+	if in.msg.Retained() {
+		return fail("", errors.New("retained message ignored: publish commands without the retain flag, or every restart would send them again"))
+	}
+	msg, err := message.Parse(in.msg.Payload())
+	if err != nil {
+		return fail("", err)
+	}
+	if len(msg.Unknown) > 0 {
+		b.log.Debug().Strs("keys", msg.Unknown).Str("topic", topic).Msg("ignoring unknown payload keys")
+	}
+	names := msg.Targets
+	switch {
+	case name != "" && len(names) > 0:
+		return fail(msg.ID, fmt.Errorf(`"target" is read only on %s; this topic already names %s`, b.topics.NotifyAny(), name))
+	case name != "":
+		names = []string{name}
+	case len(names) == 0:
+		return fail(msg.ID, fmt.Errorf(`no recipient: publish to %s or give "target"`, b.topics.Notify("<name>")))
+	}
+
+	item := outbox.Item{ID: msg.ID}
+	var rejected []rejection
+	seen := make(map[string]bool)
+	for _, n := range names {
+		people, ok := b.cfg.Resolve(n)
+		if !ok {
+			rejected = append(rejected, rejection{name: n, result: delivery.Failure(msg.ID, b.unknownName(n))})
+			continue
+		}
+		for _, p := range people {
+			if seen[p.Name] {
+				continue
+			}
+			seen[p.Name] = true
+			item.Entries = append(item.Entries, outbox.Entry{Recipient: p.Name, PSID: p.PSID, Accepted: in.at, Message: msg})
+		}
+	}
+	return item, rejected
+}
+
+// rejectAll reports err to every person name addresses, or once on the
+// generic result topic when name is empty or unknown.
+func (b *Bridge) rejectAll(name, id string, err error) []rejection {
+	people, ok := b.cfg.Resolve(name)
+	if !ok {
+		if name != "" {
+			err = fmt.Errorf("%w; also: %w", b.unknownName(name), err)
+		}
+		return []rejection{{name: name, result: delivery.Failure(id, err)}}
+	}
+	out := make([]rejection, len(people))
+	for i, p := range people {
+		out[i] = rejection{name: p.Name, result: delivery.Failure(id, err)}
+	}
+	return out
+}
+
+func (b *Bridge) unknownName(name string) error {
+	return fmt.Errorf("unknown recipient %q: configured names are %s (RECIPIENTS, GROUPS)", name, strings.Join(b.cfg.Names(), ", "))
+}

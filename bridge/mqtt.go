@@ -1,0 +1,82 @@
+package bridge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/messenger-bridge/messenger-bridge/config"
+)
+
+// Connection timings. Home brokers restart on updates; reconnecting every few
+// seconds at most brings the bridge back soon after without hammering them.
+const (
+	keepAlive            = 30 * time.Second
+	connectTimeout       = 10 * time.Second
+	maxReconnectInterval = 30 * time.Second
+	connectRetryInterval = 5 * time.Second
+)
+
+// clientOptions returns paho options for a persistent session with manual
+// acknowledgement: a message is acknowledged only once it is in the outbox.
+func clientOptions(cfg *config.Config, topics Topics) (*mqtt.ClientOptions, error) {
+	o := mqtt.NewClientOptions().
+		AddBroker(cfg.MQTTURL).
+		SetClientID(cfg.MQTTClientID).
+		SetCleanSession(false).
+		SetOrderMatters(true). // the handler only queues, so order costs nothing
+		SetAutoAckDisabled(true).
+		SetKeepAlive(keepAlive).
+		SetConnectTimeout(connectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(connectRetryInterval).
+		SetMaxReconnectInterval(maxReconnectInterval).
+		SetWill(topics.State(), stateOffline, 1, true)
+	if cfg.MQTTUsername != "" {
+		o.SetUsername(cfg.MQTTUsername)
+	}
+	if cfg.MQTTPassword.IsSet() {
+		o.SetPassword(cfg.MQTTPassword.Reveal())
+	}
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg != nil {
+		o.SetTLSConfig(tlsCfg)
+	}
+	return o, nil
+}
+
+// tlsConfig returns the TLS settings the MQTT_* variables ask for, or nil
+// when none are set and the system's roots will do.
+func tlsConfig(cfg *config.Config) (*tls.Config, error) {
+	if cfg.CAFile == "" && cfg.CertFile == "" && !cfg.Insecure {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // the user asked for it, and it is logged loudly
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("MQTT_CA_FILE: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("MQTT_CA_FILE: %s holds no PEM certificate", cfg.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	if cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("MQTT_CERT_FILE/MQTT_KEY_FILE: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}

@@ -1,0 +1,134 @@
+package bridge
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Token states shown in bridge/info and the diagnostic entities.
+const (
+	TokenUnknown = "unknown"
+	TokenValid   = "valid"
+	TokenInvalid = "invalid"
+)
+
+// TokenState is what the bridge knows about the page token.
+type TokenState struct {
+	State     string     `json:"state"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"` // nil: never, or not known
+	Problem   string     `json:"problem,omitempty"`
+}
+
+// status owns what the bridge publishes about itself: the retained state and
+// info topics, the token's diagnostic topics and Home Assistant discovery.
+type status struct {
+	b *Bridge
+
+	mu    sync.Mutex
+	token TokenState
+
+	publishing sync.Mutex // one discovery publication at a time
+}
+
+func newStatus(b *Bridge, token TokenState) *status {
+	if token.State == "" {
+		token.State = TokenUnknown
+	}
+	return &status{b: b, token: token}
+}
+
+// info is the retained JSON on <base>/bridge/info.
+type info struct {
+	Version      string     `json:"version"`
+	Recipients   []string   `json:"recipients"`
+	Groups       []string   `json:"groups"`
+	GraphVersion string     `json:"graph_version"`
+	Page         pageInfo   `json:"page"`
+	Token        TokenState `json:"token"`
+	Discovery    bool       `json:"discovery"`
+}
+
+type pageInfo struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// connected announces the bridge after every (re)connection: the broker may
+// have published the will in between.
+func (s *status) connected() {
+	b := s.b
+	b.publish(b.topics.State(), true, []byte(stateOnline))
+	s.publishAll()
+}
+
+// homeAssistantOnline republishes discovery after Home Assistant restarted,
+// after a random delay as Home Assistant's MQTT documentation recommends so
+// that many integrations do not answer at once.
+func (s *status) homeAssistantOnline() {
+	delay := time.Duration(rand.Int64N(int64(s.b.discoveryDelay()) + 1))
+	s.b.log.Debug().Dur("delay", delay).Msg("Home Assistant is online; republishing discovery")
+	time.AfterFunc(delay, s.publishAll)
+}
+
+func (s *status) publishAll() {
+	s.publishing.Lock()
+	defer s.publishing.Unlock()
+	s.publishInfo()
+	if s.b.cfg.Discovery {
+		s.b.publishDiscovery()
+		s.publishToken()
+	}
+}
+
+func (s *status) tokenInvalid(problem string) {
+	s.setToken(func(t *TokenState) { t.State, t.Problem = TokenInvalid, problem })
+}
+
+func (s *status) tokenWorks() {
+	s.setToken(func(t *TokenState) { t.State, t.Problem = TokenValid, "" })
+}
+
+// setToken applies change and republishes only if the state changed.
+func (s *status) setToken(change func(*TokenState)) {
+	s.mu.Lock()
+	before := s.token
+	change(&s.token)
+	changed := before.State != s.token.State || before.Problem != s.token.Problem
+	s.mu.Unlock()
+	if changed {
+		s.b.log.Info().Str("state", s.snapshot().State).Msg("page token state changed")
+		s.publishInfo()
+		if s.b.cfg.Discovery {
+			s.publishToken()
+		}
+	}
+}
+
+func (s *status) snapshot() TokenState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+func (s *status) publishInfo() {
+	b := s.b
+	in := info{
+		Version:      b.deps.Version,
+		Recipients:   make([]string, 0, len(b.cfg.Recipients)),
+		Groups:       make([]string, 0, len(b.cfg.Groups)),
+		GraphVersion: b.cfg.GraphVersion,
+		Page:         pageInfo{ID: b.deps.Page.ID, Name: b.deps.Page.Name},
+		Token:        s.snapshot(),
+		Discovery:    b.cfg.Discovery,
+	}
+	for _, r := range b.cfg.Recipients {
+		in.Recipients = append(in.Recipients, r.Name)
+	}
+	for _, g := range b.cfg.Groups {
+		in.Groups = append(in.Groups, g.Name)
+	}
+	payload, _ := json.Marshal(in) // plain strings and times always marshal
+	b.publish(b.topics.Info(), true, payload)
+}

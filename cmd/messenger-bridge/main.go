@@ -1,0 +1,160 @@
+// Command messenger-bridge sends Facebook Messenger messages published on
+// MQTT topics, and announces each recipient to Home Assistant.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/messenger-bridge/messenger-bridge/bridge"
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// startupTimeout bounds the Graph calls made before the bridge starts.
+const startupTimeout = 15 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `messenger-bridge sends Facebook Messenger messages published on MQTT.
+
+Usage:
+  messenger-bridge [run]     serve: MQTT in, Messenger out (the default)
+  messenger-bridge version   print the version
+  messenger-bridge -h        this help
+
+It is configured entirely by environment variables:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return serve(ctx, stderr)
+	case "discover":
+		return runDiscover(ctx, args, stdout, stderr)
+	case "token":
+		return runToken(ctx, args, stdout, stderr)
+	case "send":
+		return runSend(ctx, args, stdout, stderr)
+	case "health":
+		return runHealth(ctx, args, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "messenger-bridge", version)
+		return exitOK
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		if err := config.Usage(stdout); err != nil {
+			fmt.Fprintln(stderr, "messenger-bridge:", err)
+			return exitFailure
+		}
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "messenger-bridge: unknown command %q (see messenger-bridge -h)\n", cmd)
+		return exitUsage
+	}
+}
+
+func serve(ctx context.Context, stderr io.Writer) int {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "messenger-bridge: configuration:", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	if err := serveWith(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("messenger-bridge stopped")
+		return exitFailure
+	}
+	return exitOK
+}
+
+func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
+	g, err := graph.New(graphConfig(cfg))
+	if err != nil {
+		return err
+	}
+	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs})
+	if err != nil {
+		return err
+	}
+	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax)
+	if err != nil {
+		return err
+	}
+	defer box.Close()
+
+	page, token := readPage(ctx, g, log)
+	b, err := bridge.New(cfg, bridge.Deps{
+		Outbox:   box,
+		Sender:   delivery.NewMessenger(g, fetch, cfg.SendRate),
+		Page:     page,
+		Token:    token,
+		Version:  version,
+		Delivery: delivery.Options{TTL: cfg.MessageTTL},
+	}, log)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("version", version).Str("page", page.Name).Int("recipients", len(cfg.Recipients)).
+		Int("groups", len(cfg.Groups)).Msg("messenger-bridge starting")
+	return b.Run(ctx)
+}
+
+func graphConfig(cfg *config.Config) graph.Config {
+	return graph.Config{
+		BaseURL: cfg.GraphURL, Version: cfg.GraphVersion,
+		PageToken: cfg.PageToken.Reveal(), AppSecret: cfg.AppSecret.Reveal(),
+		MessagingType: cfg.MessagingType, Tag: cfg.MessageTag,
+	}
+}
+
+// readPage asks Graph which page the token belongs to. The bridge starts
+// either way: messages wait in the outbox until Graph answers.
+func readPage(ctx context.Context, g *graph.Client, log zerolog.Logger) (graph.Page, bridge.TokenState) {
+	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	page, err := g.Page(ctx)
+	var gerr *graph.Error
+	switch {
+	case err == nil:
+		log.Info().Str("page", page.Name).Str("page_id", page.ID).Msg("page token works")
+		return page, bridge.TokenState{State: bridge.TokenValid}
+	case errors.As(err, &gerr) && gerr.TokenInvalid():
+		log.Error().Err(err).Str("hint", gerr.Hint()).Msg("the page token is not valid; messages will fail until it is replaced")
+		return page, bridge.TokenState{State: bridge.TokenInvalid, Problem: gerr.Message}
+	default:
+		log.Warn().Err(err).Msg("cannot reach the Graph API to read the page; starting anyway")
+		return page, bridge.TokenState{State: bridge.TokenUnknown}
+	}
+}

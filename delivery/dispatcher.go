@@ -1,0 +1,231 @@
+// Package delivery delivers outbox entries to Messenger: one ordered queue per
+// recipient, recipients served concurrently, transient failures retried with
+// backoff, and exactly one result reported per entry.
+package delivery
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/messenger-bridge/messenger-bridge/fifo"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// Sender makes one attempt to deliver a job. It reports whether a failure is
+// worth retrying, as Alertmanager's notifiers do, and records each part it
+// sends in the job so that a retry resumes where the last attempt stopped.
+type Sender interface {
+	Send(ctx context.Context, j *Job) (retry bool, err error)
+}
+
+// Reporter publishes a result for the named recipient.
+type Reporter interface {
+	Report(name string, r Result)
+}
+
+// Store forgets entries once their result is reported.
+type Store interface {
+	Done(seqs ...uint64) error
+}
+
+// Job is an outbox entry on its way, with what earlier attempts achieved.
+type Job struct {
+	outbox.Entry
+	Attempts   int
+	MessageIDs []string // ids of the parts sent so far, in order
+}
+
+// Options tune delivery. Zero values take the defaults below.
+type Options struct {
+	// TTL is how long an entry may wait before it is reported expired.
+	TTL time.Duration
+	// Backoff is the first retry's ceiling; it doubles per attempt up to MaxBackoff.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// Drain is how long attempts in flight may run on after shutdown begins.
+	Drain time.Duration
+}
+
+// Defaults for Options.
+const (
+	DefaultTTL        = time.Hour
+	DefaultBackoff    = time.Second
+	DefaultMaxBackoff = 5 * time.Minute
+	DefaultDrain      = 10 * time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = DefaultBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.Drain <= 0 {
+		o.Drain = DefaultDrain
+	}
+	return o
+}
+
+// Dispatcher runs one worker per recipient. Entries for one recipient are
+// delivered strictly in the order they were enqueued.
+type Dispatcher struct {
+	sender Sender
+	report Reporter
+	store  Store
+	opts   Options
+	log    zerolog.Logger
+
+	mu      sync.Mutex
+	queues  map[string]*fifo.Queue[*Job]
+	run     *runState // nil until Run starts, and again after it returns
+	workers sync.WaitGroup
+}
+
+type runState struct {
+	ctx     context.Context // ends when shutdown begins
+	sendCtx context.Context // ends Drain after that
+}
+
+// New returns a Dispatcher; call Run to start delivering.
+func New(s Sender, r Reporter, st Store, opts Options, log zerolog.Logger) *Dispatcher {
+	return &Dispatcher{
+		sender: s, report: r, store: st,
+		opts:   opts.withDefaults(),
+		log:    log,
+		queues: make(map[string]*fifo.Queue[*Job]),
+	}
+}
+
+// Enqueue adds entries behind those already waiting for the same recipient.
+// It never blocks, and may be called before or while Run runs.
+func (d *Dispatcher) Enqueue(entries ...outbox.Entry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range entries {
+		q, ok := d.queues[e.Recipient]
+		if !ok {
+			q = fifo.New[*Job]()
+			d.queues[e.Recipient] = q
+			if d.run != nil {
+				d.start(e.Recipient, q)
+			}
+		}
+		q.Push(&Job{Entry: e})
+	}
+}
+
+// Pending is the number of entries enqueued and not yet reported.
+func (d *Dispatcher) Pending() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, q := range d.queues {
+		n += q.Len()
+	}
+	return n
+}
+
+// Run delivers until ctx ends, then lets attempts in flight finish for up to
+// Options.Drain and returns. Entries not reported stay in the store for the
+// next start.
+func (d *Dispatcher) Run(ctx context.Context) {
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(d.opts.Drain, cancelSends)
+		context.AfterFunc(sendCtx, func() { t.Stop() })
+	})
+	defer stop()
+
+	d.mu.Lock()
+	d.run = &runState{ctx: ctx, sendCtx: sendCtx}
+	for name, q := range d.queues {
+		d.start(name, q)
+	}
+	d.mu.Unlock()
+
+	<-ctx.Done()
+	d.workers.Wait()
+
+	d.mu.Lock()
+	d.run = nil
+	d.mu.Unlock()
+}
+
+// start runs the worker for one recipient; d.mu must be held.
+func (d *Dispatcher) start(name string, q *fifo.Queue[*Job]) {
+	rs := d.run
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		log := d.log.With().Str("recipient", name).Logger()
+		for {
+			j, ok := q.Peek(rs.ctx)
+			if !ok {
+				return
+			}
+			if !d.deliver(rs, j, log) {
+				return // shutting down: the entry stays in the store
+			}
+			q.Pop()
+		}
+	}()
+}
+
+// deliver tries j until it is sent, fails for good or expires, and reports
+// the result. It returns false when shutdown interrupted it first.
+func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
+	deadline := j.Accepted.Add(d.opts.TTL)
+	for {
+		if !time.Now().Before(deadline) {
+			d.finish(j, Result{ID: j.Message.ID, Status: Expired, Attempts: j.Attempts, MessageIDs: j.MessageIDs,
+				Error: &ErrorInfo{Message: "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + ")"}}, log)
+			return true
+		}
+		j.Attempts++
+		retry, err := d.sender.Send(rs.sendCtx, j)
+		if err == nil {
+			d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
+				LatencyMS: time.Since(j.Accepted).Milliseconds()}, log)
+			return true
+		}
+		if rs.ctx.Err() != nil {
+			return false
+		}
+		if !retry {
+			info := describe(rs.sendCtx, j.Recipient, err)
+			info.Retryable = false
+			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts, Error: info}, log)
+			return true
+		}
+		wait := min(backoff(j.Attempts, d.opts.Backoff, d.opts.MaxBackoff, err), time.Until(deadline))
+		log.Warn().Err(err).Uint64("seq", j.Seq).Int("attempt", j.Attempts).
+			Dur("retry_in", wait).Msg("delivery failed; will retry")
+		t := time.NewTimer(wait)
+		select {
+		case <-rs.ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Dispatcher) finish(j *Job, r Result, log zerolog.Logger) {
+	ev := log.Info()
+	if r.Status != Sent {
+		ev = log.Warn().Interface("error", r.Error)
+	}
+	ev.Uint64("seq", j.Seq).Str("status", string(r.Status)).Int("attempts", r.Attempts).Msg("delivery finished")
+	d.report.Report(j.Recipient, r)
+	if err := d.store.Done(j.Seq); err != nil {
+		log.Error().Err(err).Uint64("seq", j.Seq).Msg("cannot remove delivered entry from the outbox; it may be sent again after a restart")
+	}
+}

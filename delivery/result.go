@@ -1,0 +1,61 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+)
+
+// Status is the outcome of one message for one recipient.
+type Status string
+
+// The statuses a result can carry (SPEC §4).
+const (
+	Sent    Status = "sent"
+	Failed  Status = "failed"
+	Expired Status = "expired"
+)
+
+// Result is published once per recipient per accepted message.
+type Result struct {
+	ID         string     `json:"id,omitempty"`
+	Status     Status     `json:"status"`
+	MessageIDs []string   `json:"message_ids,omitempty"`
+	Attempts   int        `json:"attempts,omitempty"`
+	LatencyMS  int64      `json:"latency_ms,omitempty"`
+	Error      *ErrorInfo `json:"error,omitempty"`
+}
+
+// ErrorInfo explains a failed or expired message to a person and to an
+// automation: Graph's code and subcode when Graph answered, and a hint.
+type ErrorInfo struct {
+	Code      int    `json:"code,omitempty"`
+	Subcode   int    `json:"subcode,omitempty"`
+	Message   string `json:"message"`
+	Hint      string `json:"hint,omitempty"`
+	Retryable bool   `json:"retryable"`
+	// TokenInvalid says Graph refused the page token itself (code 190 and
+	// its kin): every later message will fail the same way.
+	TokenInvalid bool `json:"-"`
+}
+
+// Failure returns the result for a message refused before any delivery was
+// tried, such as a malformed payload or an unknown name.
+func Failure(id string, err error) Result {
+	return Result{ID: id, Status: Failed, Error: &ErrorInfo{Message: err.Error()}}
+}
+
+// describe turns a delivery error into what a result shows.
+func describe(ctx context.Context, name string, err error) *ErrorInfo {
+	info := &ErrorInfo{Message: err.Error(), Retryable: graph.Classify(ctx, err) == graph.Retry}
+	var gerr *graph.Error
+	if errors.As(err, &gerr) {
+		info.Code, info.Subcode, info.TokenInvalid = gerr.Code, gerr.Subcode, gerr.TokenInvalid()
+		if hint := gerr.Hint(); hint != "" {
+			info.Hint = config.DisplayName(name) + ": " + hint
+		}
+	}
+	return info
+}

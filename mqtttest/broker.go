@@ -1,0 +1,167 @@
+// Package mqtttest runs a real MQTT broker for tests: Mosquitto when the
+// environment asks for it (CI does), an in-process mochi-mqtt broker
+// otherwise, so that plain `go test ./...` needs nothing installed.
+package mqtttest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// EnvBroker names the environment variable that selects the broker:
+// "mosquitto" runs a Mosquitto process per test; anything else, mochi.
+const EnvBroker = "MQTT_TEST_BROKER"
+
+// startTimeout bounds how long a broker may take to accept connections.
+const startTimeout = 15 * time.Second
+
+// Broker is a running broker listening on a loopback port.
+type Broker struct {
+	URL  string // tcp://127.0.0.1:port
+	Kind string // "mosquitto" or "mochi"
+
+	tb   testing.TB
+	addr string
+	dir  string
+
+	mu   sync.Mutex
+	stop func()
+}
+
+// Start runs a broker until the test ends.
+func Start(tb testing.TB) *Broker {
+	tb.Helper()
+	b := &Broker{tb: tb, addr: freeAddr(tb), dir: tb.TempDir(), Kind: "mochi"}
+	if os.Getenv(EnvBroker) == "mosquitto" {
+		b.Kind = "mosquitto"
+	}
+	b.URL = "tcp://" + b.addr
+	b.start()
+	tb.Cleanup(b.Stop)
+	return b
+}
+
+// Stop stops the broker; clients see the connection drop.
+func (b *Broker) Stop() {
+	b.mu.Lock()
+	stop := b.stop
+	b.stop = nil
+	b.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// Restart stops the broker and starts it again on the same address.
+// Mosquitto keeps persistent sessions across the restart (persistence is on);
+// the in-process broker starts empty.
+func (b *Broker) Restart() {
+	b.tb.Helper()
+	b.Stop()
+	b.start()
+}
+
+func (b *Broker) start() {
+	b.tb.Helper()
+	if b.Kind == "mosquitto" {
+		b.startMosquitto()
+	} else {
+		b.startMochi()
+	}
+	waitListening(b.tb, b.addr)
+}
+
+func (b *Broker) startMochi() {
+	srv := mochi.New(&mochi.Options{Logger: quietLogger})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		b.tb.Fatal(err)
+	}
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: b.addr})); err != nil {
+		b.tb.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		b.tb.Fatal(err)
+	}
+	b.mu.Lock()
+	b.stop = func() { _ = srv.Close() }
+	b.mu.Unlock()
+}
+
+func (b *Broker) startMosquitto() {
+	_, port, _ := net.SplitHostPort(b.addr)
+	conf := filepath.Join(b.dir, "mosquitto.conf")
+	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 0\n", port, b.dir)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		b.tb.Fatal(err)
+	}
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+			if _, e := os.Stat(p); e == nil {
+				bin, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		b.tb.Fatalf("%s=mosquitto but no mosquitto binary: %v", EnvBroker, err)
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	b.mu.Lock()
+	b.stop = func() {
+		_ = cmd.Process.Signal(os.Interrupt) // a clean stop saves the persistent sessions
+		<-exited
+	}
+	b.mu.Unlock()
+}
+
+// quietLogger keeps mochi's connection chatter out of test output.
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func freeAddr(tb testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitListening(tb testing.TB, addr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if ctx.Err() != nil {
+			tb.Fatalf("broker on %s did not start: %v", addr, err)
+		}
+		t := time.NewTimer(10 * time.Millisecond) // polling a port has no event to wait on
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
