@@ -16,6 +16,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/fifo"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 )
 
@@ -42,6 +43,8 @@ type Deps struct {
 	Token TokenState
 	// Delivery tunes retries, expiry and the drain on shutdown.
 	Delivery delivery.Options
+	// Metrics, when set, counts messages and results.
+	Metrics *metrics.Metrics
 	// DiscoveryDelay bounds the random wait before discovery is republished
 	// for a Home Assistant that came online; 0 means 3 s.
 	DiscoveryDelay time.Duration
@@ -78,6 +81,9 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		connected: make(chan struct{}),
 	}
 	b.state = newStatus(b, deps.Token)
+	if deps.Metrics != nil && deps.Delivery.Observer == nil {
+		deps.Delivery.Observer = deps.Metrics
+	}
 	b.dispatcher = delivery.New(deps.Sender, b, deps.Outbox, deps.Delivery, log)
 	opts, err := clientOptions(cfg, b.topics)
 	if err != nil {

@@ -68,6 +68,9 @@ func (b *Bridge) store(batch []inbound) {
 			}
 		}
 	}
+	for _, e := range stored {
+		b.deps.Metrics.Received(e.Recipient)
+	}
 	b.dispatcher.Enqueue(stored...)
 	for _, r := range rejected {
 		b.log.Warn().Str("recipient", r.name).Str("id", r.result.ID).Str("error", r.result.Error.Message).Msg("message refused")

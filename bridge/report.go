@@ -16,6 +16,7 @@ func (b *Bridge) Report(name string, r delivery.Result) {
 		return
 	}
 	b.publish(b.topics.Result(name), false, payload)
+	b.deps.Metrics.Result(name, string(r.Status))
 	switch {
 	case r.Error != nil && r.Error.TokenInvalid:
 		b.state.tokenInvalid(r.Error.Message)

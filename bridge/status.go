@@ -82,6 +82,12 @@ func (s *status) publishAll() {
 	}
 }
 
+// SetToken replaces what the bridge knows about the page token, as a
+// periodic token check learns it, and republishes it when it changed.
+func (b *Bridge) SetToken(t TokenState) {
+	b.state.setToken(func(cur *TokenState) { *cur = t })
+}
+
 func (s *status) tokenInvalid(problem string) {
 	s.setToken(func(t *TokenState) { t.State, t.Problem = TokenInvalid, problem })
 }
@@ -95,7 +101,8 @@ func (s *status) setToken(change func(*TokenState)) {
 	s.mu.Lock()
 	before := s.token
 	change(&s.token)
-	changed := before.State != s.token.State || before.Problem != s.token.Problem
+	changed := before.State != s.token.State || before.Problem != s.token.Problem ||
+		!equalTime(before.ExpiresAt, s.token.ExpiresAt)
 	s.mu.Unlock()
 	if changed {
 		s.b.log.Info().Str("state", s.snapshot().State).Msg("page token state changed")
@@ -104,6 +111,10 @@ func (s *status) setToken(change func(*TokenState)) {
 			s.publishToken()
 		}
 	}
+}
+
+func equalTime(a, b *time.Time) bool {
+	return a == b || a != nil && b != nil && a.Equal(*b)
 }
 
 func (s *status) snapshot() TokenState {

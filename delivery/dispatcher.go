@@ -31,6 +31,11 @@ type Store interface {
 	Done(seqs ...uint64) error
 }
 
+// Observer is told of every delivery attempt, for metrics.
+type Observer interface {
+	Attempt(recipient string, took time.Duration, retry bool)
+}
+
 // Job is an outbox entry on its way, with what earlier attempts achieved.
 type Job struct {
 	outbox.Entry
@@ -47,6 +52,8 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Drain is how long attempts in flight may run on after shutdown begins.
 	Drain time.Duration
+	// Observer, when set, is told of every attempt.
+	Observer Observer
 }
 
 // Defaults for Options.
@@ -190,7 +197,11 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
 			return true
 		}
 		j.Attempts++
+		began := time.Now()
 		retry, err := d.sender.Send(rs.sendCtx, j)
+		if d.opts.Observer != nil {
+			d.opts.Observer.Attempt(j.Recipient, time.Since(began), err != nil && retry)
+		}
 		if err == nil {
 			d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
 				LatencyMS: time.Since(j.Accepted).Milliseconds()}, log)
