@@ -159,7 +159,7 @@ func (b *Bridge) receive(_ mqtt.Client, m mqtt.Message) {
 func (b *Bridge) onConnect(c mqtt.Client) {
 	b.log.Info().Msg("connected to the MQTT broker")
 	subs := map[string]byte{
-		b.topics.NotifyAny():  subscribeQoS,
+		b.topics.NotifyAny(): subscribeQoS,
 		b.topics.Notify("+"): subscribeQoS,
 	}
 	if b.cfg.Discovery {
