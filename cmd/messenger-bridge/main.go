@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 )
 
@@ -115,6 +117,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	defer box.Close()
 
 	page, token := readPage(ctx, g, log)
+	m := metrics.New(recipientNames(cfg))
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox:   box,
 		Sender:   delivery.NewMessenger(g, fetch, cfg.SendRate),
@@ -122,13 +125,29 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 		Token:    token,
 		Version:  version,
 		Delivery: delivery.Options{TTL: cfg.MessageTTL},
+		Metrics:  m,
 	}, log)
 	if err != nil {
 		return err
 	}
 	log.Info().Str("version", version).Str("page", page.Name).Int("recipients", len(cfg.Recipients)).
 		Int("groups", len(cfg.Groups)).Msg("messenger-bridge starting")
-	return b.Run(ctx)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { watchToken(ctx, cfg, g, b, log) })
+	httpErr := make(chan error, 1)
+	wg.Go(func() { httpErr <- serveHTTP(ctx, cfg, b, box, m, log) })
+	err = b.Run(ctx)
+	wg.Wait()
+	return errors.Join(err, <-httpErr)
+}
+
+func recipientNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Recipients))
+	for i, r := range cfg.Recipients {
+		names[i] = r.Name
+	}
+	return names
 }
 
 func graphConfig(cfg *config.Config) graph.Config {
