@@ -17,9 +17,6 @@ const defaultDiscoveryDelay = 3 * time.Second
 // supportURL is where Home Assistant's "origin" points users for help.
 const supportURL = "https://github.com/messenger-bridge/messenger-bridge"
 
-// haPayloadNone is what Home Assistant's MQTT sensors read as "no value".
-const haPayloadNone = "None"
-
 func (b *Bridge) discoveryDelay() time.Duration {
 	if b.deps.DiscoveryDelay > 0 {
 		return b.deps.DiscoveryDelay
@@ -88,10 +85,12 @@ func (b *Bridge) publishDiscovery() {
 	b.publish(d.Topic(), true, payload)
 	if len(removed) > 0 {
 		b.log.Info().Strs("components", removed).Msg("removed from Home Assistant")
-		// The removal form has done its work; what stays is the config without it.
+		// Home Assistant's documentation asks for a second update without the
+		// removed components once the removal form has been sent.
 		if payload, err = discovery.Config(d, entities, nil); err != nil {
 			return
 		}
+		b.publish(d.Topic(), true, payload)
 	}
 	rec, _ := json.Marshal(published{Topic: d.Topic(), Payload: payload})
 	if err := writeFileAtomic(b.publishedPath(), rec); err != nil {
@@ -102,19 +101,15 @@ func (b *Bridge) publishDiscovery() {
 // publishToken publishes the token's diagnostic states, retained.
 func (s *status) publishToken() {
 	b, t := s.b, s.snapshot()
-	problem := "OFF"
-	if t.State == TokenInvalid {
-		problem = "ON"
-	}
-	expires := haPayloadNone
+	var expires time.Time
 	if t.ExpiresAt != nil {
-		expires = t.ExpiresAt.UTC().Format(time.RFC3339)
+		expires = *t.ExpiresAt
 	}
 	attrs, _ := json.Marshal(t)
 	base := b.cfg.BaseTopic
 	b.publish(discovery.TokenAttributesTopic(base), true, attrs)
-	b.publish(discovery.TokenProblemTopic(base), true, []byte(problem))
-	b.publish(discovery.TokenExpiresTopic(base), true, []byte(expires))
+	b.publish(discovery.TokenProblemTopic(base), true, []byte(discovery.TokenProblemPayload(t.State == TokenInvalid)))
+	b.publish(discovery.TokenExpiresTopic(base), true, []byte(discovery.TokenExpiresPayload(expires)))
 }
 
 // writeFileAtomic replaces path with data so that a crash leaves the old or

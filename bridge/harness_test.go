@@ -68,7 +68,13 @@ func (b *syncBuffer) String() string {
 // bridge configured by the base environment overlaid with env.
 func newHarness(t *testing.T, env map[string]string) *harness {
 	t.Helper()
-	h := &harness{t: t, broker: mqtttest.Start(t), graph: graphtest.NewServer(t, pageToken),
+	return newHarnessOn(t, mqtttest.Start(t), env)
+}
+
+// newHarnessOn is newHarness on a broker the test already started.
+func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
+	t.Helper()
+	h := &harness{t: t, broker: broker, graph: graphtest.NewServer(t, pageToken),
 		dataDir: t.TempDir(), logs: &syncBuffer{}, early: make(map[string][]delivery.Result)}
 	h.graph.AddUser(alicePSID)
 	h.graph.AddUser(bobPSID)

@@ -1,0 +1,178 @@
+package bridge_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/mqtttest"
+)
+
+// deviceTopic is where the harness's bridge announces itself: the page id
+// comes from the fake Graph server's GET /me.
+const deviceTopic = "homeassistant/device/messenger_1122334455/config"
+
+type discoveryPayload struct {
+	Device struct {
+		Identifiers []string `json:"identifiers"`
+		Name        string   `json:"name"`
+	} `json:"device"`
+	Components map[string]map[string]any `json:"components"`
+}
+
+func decodeDiscovery(t *testing.T, m mqtttest.Message) discoveryPayload {
+	t.Helper()
+	var p discoveryPayload
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		t.Fatalf("discovery on %s is not JSON: %v\n%s", m.Topic, err, m.Payload)
+	}
+	return p
+}
+
+func TestDiscoveryIsRetainedOnStart(t *testing.T) {
+	h := newHarness(t, nil)
+	// A Home Assistant that connects later still finds the device.
+	late := h.broker.Connect(t).Subscribe("homeassistant/device/+/config")
+	m := mqtttest.Next(t, late)
+	if m.Topic != deviceTopic || !m.Retained {
+		t.Fatalf("got %s (retained %v), want retained %s", m.Topic, m.Retained, deviceTopic)
+	}
+	p := decodeDiscovery(t, m)
+	if p.Device.Name != "Our Home" {
+		t.Errorf("device name = %q, want the page's name", p.Device.Name)
+	}
+	for _, name := range []string{"alice", "bob", "family"} {
+		c := p.Components["notify_"+name]
+		if c == nil {
+			t.Fatalf("no notify component for %s in %v", name, keys(p.Components))
+		}
+		if c["command_topic"] != "messenger/notify/"+name || c["default_entity_id"] != "notify.messenger_"+name ||
+			c["qos"] != float64(1) || c["retain"] != false {
+			t.Errorf("notify_%s = %v", name, c)
+		}
+	}
+	if p.Components["last_result_family"] != nil {
+		t.Error("a group has no results of its own, so no last-result sensor")
+	}
+}
+
+func TestNotifyEntityCommandReachesGraph(t *testing.T) {
+	h := newHarness(t, nil)
+	p := decodeDiscovery(t, mqtttest.Next(t, h.client.Subscribe(deviceTopic)))
+	topic, _ := p.Components["notify_bob"]["command_topic"].(string)
+	// Home Assistant's MQTT notify entity publishes the bare message.
+	h.client.Publish(topic, "The washing machine is done")
+	if req := h.request(); req.PSID != bobPSID || req.Text != "The washing machine is done" {
+		t.Fatalf("Graph got %s %q", req.PSID, req.Text)
+	}
+}
+
+func TestDiscoveryIsRepublishedWhenHomeAssistantComesOnline(t *testing.T) {
+	h := newHarness(t, nil)
+	configs := h.client.Subscribe(deviceTopic)
+	first := mqtttest.Next(t, configs)
+	h.client.Publish("homeassistant/status", "online")
+	again := mqtttest.Next(t, configs)
+	if again.Retained {
+		t.Error("the republished config reached a live subscriber, so it should not carry the retained flag")
+	}
+	if string(again.Payload) != string(first.Payload) {
+		t.Fatalf("republished config differs:\n%s\nvs\n%s", again.Payload, first.Payload)
+	}
+	// Any other status (Home Assistant going offline) republishes nothing:
+	// after "offline" and one more "online", the next config is the answer to
+	// the second "online".
+	h.client.Publish("homeassistant/status", "offline")
+	h.client.Publish("homeassistant/status", "online")
+	mqtttest.Next(t, configs)
+	select {
+	case m := <-configs:
+		t.Fatalf("unexpected extra discovery %s", m.Payload)
+	default:
+	}
+}
+
+func TestDroppedRecipientIsRemovedAtNextStart(t *testing.T) {
+	h := newHarness(t, nil)
+	configs := h.client.Subscribe(deviceTopic)
+	before := decodeDiscovery(t, mqtttest.Next(t, configs))
+	h.stop()
+
+	h.env["RECIPIENTS"] = "alice:" + alicePSID
+	h.env["GROUPS"] = ""
+	h.start()
+	removal := decodeDiscovery(t, mqtttest.Until(t, configs, func(m mqtttest.Message) bool {
+		return !strings.Contains(string(m.Payload), `"command_topic":"messenger/notify/bob"`)
+	}))
+	for _, id := range []string{"notify_bob", "last_result_bob", "notify_family"} {
+		c, ok := removal.Components[id]
+		if !ok || len(c) != 1 || c["platform"] == nil {
+			t.Errorf("component %s = %v, want the removal form {platform}", id, c)
+		}
+	}
+	if removal.Components["notify_alice"]["unique_id"] != before.Components["notify_alice"]["unique_id"] {
+		t.Error("alice's unique_id changed across restarts")
+	}
+
+	// The retained config that stays behind no longer mentions bob at all.
+	retained := decodeDiscovery(t, mqtttest.Next(t, h.broker.Connect(t).Subscribe(deviceTopic)))
+	for id := range retained.Components {
+		if strings.Contains(id, "bob") || strings.Contains(id, "family") {
+			t.Errorf("retained config still has %s", id)
+		}
+	}
+}
+
+func TestTokenProblemTurnsOnAfter190(t *testing.T) {
+	h := newHarness(t, nil)
+	problem := h.client.Subscribe("messenger/bridge/token/problem")
+	if m := mqtttest.Next(t, problem); string(m.Payload) != "OFF" {
+		t.Fatalf("initial token problem = %q, want OFF", m.Payload)
+	}
+	h.graph.FailNext(1, graphtest.TokenExpired)
+	h.client.Publish("messenger/notify/alice", "token test")
+	h.result("alice")
+	if m := mqtttest.Next(t, problem); string(m.Payload) != "ON" {
+		t.Fatalf("token problem after 190 = %q, want ON", m.Payload)
+	}
+	var info struct {
+		Token struct{ State string } `json:"token"`
+	}
+	m := mqtttest.Next(t, h.broker.Connect(t).Subscribe("messenger/bridge/info"))
+	if err := json.Unmarshal(m.Payload, &info); err != nil || info.Token.State != "invalid" {
+		t.Fatalf("bridge/info = %s, want token state invalid", m.Payload)
+	}
+	// A later success shows the token works again.
+	h.client.Publish("messenger/notify/alice", "token works")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("result = %+v", r)
+	}
+	if m := mqtttest.Next(t, problem); string(m.Payload) != "OFF" {
+		t.Fatalf("token problem after a success = %q, want OFF", m.Payload)
+	}
+}
+
+func TestDiscoveryDisabledPublishesNothingUnderThePrefix(t *testing.T) {
+	broker := mqtttest.Start(t)
+	watcher := broker.Connect(t).Subscribe("homeassistant/#")
+	h := newHarnessOn(t, broker, map[string]string{"HA_DISCOVERY": "false"})
+	// Results follow every earlier publication of the bridge on the same
+	// connection, so once one arrives, discovery would have arrived too.
+	h.client.Publish("messenger/notify/alice", "no discovery")
+	h.result("alice")
+	select {
+	case m := <-watcher:
+		t.Fatalf("published %s under the discovery prefix", m.Topic)
+	default:
+	}
+}
+
+func keys(m map[string]map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
