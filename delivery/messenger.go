@@ -1,11 +1,16 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
 	"github.com/messenger-bridge/messenger-bridge/graph"
@@ -13,8 +18,22 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/message"
 )
 
-// Messenger sends jobs through the Graph API: the text first, split to fit
-// Messenger's limit, then the attachment. It implements Sender.
+// Messenger sends jobs through the Graph API. It implements Sender.
+//
+// A job's text goes first, split to fit Messenger's limit, then its
+// attachment; quick replies go under the last of these messages, and every
+// one carries the job's notification type. An attachment with a public URL
+// (Home Assistant's facebook "data") is handed to Facebook to download. Any
+// other is fetched by the bridge and streamed to the Attachment Upload API
+// once per incoming message, then sent by its attachment_id: a message to a
+// group fetches and uploads its picture once, and a retry sends the same
+// upload again. A message to one person takes this path too, at the cost of
+// one Graph call more than a combined upload and send: a job cannot tell
+// whether others share its message, and a retry then resends the picture
+// taken at the first attempt instead of fetching a camera's later one.
+//
+// Messenger logs through the zerolog.Logger in the context given to Send, if
+// any.
 type Messenger struct {
 	graph   *graph.Client
 	media   *media.Fetcher
@@ -23,8 +42,8 @@ type Messenger struct {
 }
 
 // NewMessenger returns a Messenger that makes at most perSecond Graph calls a
-// second across all recipients (0: no limit). fetch may be nil, in which case
-// only public-URL attachments can be sent.
+// second across all recipients (0: no limit), uploads counted. fetch may be
+// nil, in which case only public-URL attachments can be sent.
 func NewMessenger(g *graph.Client, fetch *media.Fetcher, perSecond float64) *Messenger {
 	limit := rate.Inf
 	if perSecond > 0 {
@@ -34,7 +53,7 @@ func NewMessenger(g *graph.Client, fetch *media.Fetcher, perSecond float64) *Mes
 		uploads: uploads{byBatch: make(map[uint64]*upload)}}
 }
 
-// part is one Graph call of a job.
+// part is one Send API call of a job.
 type part struct {
 	text       string
 	attachment bool
@@ -53,8 +72,10 @@ func plan(m message.Message) []part {
 	return parts
 }
 
-// Send implements Sender.
-func (m *Messenger) Send(ctx context.Context, j *Job) (bool, error) {
+// Send implements Sender. It sends the parts of j not yet in j.MessageIDs.
+// A failure to fetch the attachment is retried unless media.Permanent says
+// retrying cannot help; a Graph error is retried as graph.Classify says.
+func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 	parts := plan(j.Message)
 	notify := graph.Notification(j.Message.Notification.Messenger())
 	for i := len(j.MessageIDs); i < len(parts); i++ {
@@ -65,20 +86,36 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (bool, error) {
 		if parts[i].attachment {
 			att, err := m.attachment(ctx, j)
 			if err != nil {
-				return !media.Permanent(err) && graph.Classify(ctx, err) == graph.Retry, err
+				return retryable(ctx, err), fmt.Errorf("attachment not sent: %w", err)
 			}
 			out.Attachment = att
 		}
 		if err := m.limiter.Wait(ctx); err != nil {
-			return true, err
+			return true, err // ctx ended: the job is kept for later
 		}
 		id, err := m.graph.Send(ctx, j.PSID, out, notify)
 		if err != nil {
-			return graph.Classify(ctx, err) == graph.Retry, err
+			return retryable(ctx, err), err
 		}
 		j.MessageIDs = append(j.MessageIDs, id)
 	}
 	return false, nil
+}
+
+// fetchError is a failure to read an attachment's bytes where they are, as
+// opposed to a failure of Graph; media.Permanent classifies it.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// retryable reports whether an attempt that failed with err may succeed
+// later.
+func retryable(ctx context.Context, err error) bool {
+	if fe, ok := errors.AsType[*fetchError](err); ok {
+		return ctx.Err() == nil && !media.Permanent(fe.err)
+	}
+	return graph.Classify(ctx, err) == graph.Retry
 }
 
 // attachment returns how to refer to the job's attachment in a Send call: by
@@ -87,83 +124,155 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (bool, error) {
 func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, error) {
 	a := j.Message.Attachment
 	if a.PublicURL != "" {
-		typ := a.Type
-		if typ == "" {
-			typ = "file"
-		}
-		return &graph.Attachment{Type: typ, URL: a.PublicURL}, nil
+		return &graph.Attachment{Type: cmp.Or(a.Type, "file"), URL: a.PublicURL}, nil
 	}
 	if m.media == nil {
-		return nil, fmt.Errorf("attachments from the home network are not available")
+		return nil, errors.New("this bridge cannot fetch attachments; only public URLs can be sent")
 	}
 	return m.uploads.get(ctx, j.Batch, func(ctx context.Context) (*graph.Attachment, error) {
-		med, err := m.media.Open(ctx, *a)
-		if err != nil {
-			return nil, err
-		}
-		defer med.Body.Close()
-		if err := m.limiter.Wait(ctx); err != nil {
-			return nil, err
-		}
-		id, err := m.graph.UploadAttachment(ctx, graph.Upload{
-			Type: med.Type, Filename: med.Filename, ContentType: med.ContentType, Body: med.Body})
-		if err != nil {
-			return nil, err
-		}
-		return &graph.Attachment{Type: med.Type, AttachmentID: id}, nil
+		return m.upload(ctx, *a)
 	})
 }
 
+// upload fetches a and streams its bytes to the Attachment Upload API.
+func (m *Messenger) upload(ctx context.Context, a message.Attachment) (*graph.Attachment, error) {
+	// Wait before fetching, so that a source is never left open meanwhile.
+	if err := m.limiter.Wait(ctx); err != nil {
+		return nil, err
+	}
+	med, err := m.media.Open(ctx, a)
+	if err != nil {
+		return nil, &fetchError{err}
+	}
+	defer med.Body.Close()
+
+	kind := sendAs(med, a.Type)
+	log := zerolog.Ctx(ctx)
+	if med.Corrected {
+		log.Debug().Str("declared_type", a.Type).Str("declared_content_type", a.ContentType).
+			Str("type", med.Type).Str("content_type", med.ContentType).
+			Msg("attachment type contradicted by its bytes; sending the detected type")
+	}
+	if kind != med.Type {
+		log.Debug().Str("content_type", med.ContentType).
+			Msg("image format Messenger may not show inline; sending it as a file")
+	}
+	src := &watched{r: med.Body}
+	id, err := m.graph.UploadAttachment(ctx, graph.Upload{
+		Type: kind, Filename: med.Filename, ContentType: med.ContentType, Body: src})
+	// UploadAttachment has stopped reading src when it returns.
+	if src.err != nil {
+		return nil, &fetchError{src.err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &graph.Attachment{Type: kind, AttachmentID: id}, nil
+}
+
+// watched remembers the error a read of its source failed with, to tell a
+// source that broke off during an upload from a failure of Graph.
+type watched struct {
+	r   io.Reader
+	err error
+}
+
+func (w *watched) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if err != nil && err != io.EOF {
+		w.err = err
+	}
+	return n, err
+}
+
+// pictures are the image formats sent as the "image" attachment type. The
+// Messenger Platform documents no list of image formats; these are the ones
+// its examples use and every Messenger app displays. Other images (HEIC,
+// HEIF, AVIF, WebP, BMP, …) are sent as files, which arrive whole and open in
+// the phone's viewer instead of showing as a broken picture, unless the
+// payload declares "type": "image".
+var pictures = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true}
+
+// sendAs returns the attachment type to send med as, given the type the
+// payload declared.
+func sendAs(med *media.Media, declared string) string {
+	if med.Type != "image" || declared == "image" {
+		return med.Type
+	}
+	if base, _, err := mime.ParseMediaType(med.ContentType); err == nil && pictures[base] {
+		return "image"
+	}
+	return "file"
+}
+
 // uploadTTL is how long an uploaded attachment is reused for later
-// recipients of the same message; all of them are normally served within
-// seconds, and the Attachment Upload API's ids stay valid far longer.
+// recipients and retries of the same message; all of them are normally
+// served within seconds, and attachment ids stay valid for 90 days ("Saving
+// Assets", https://developers.facebook.com/docs/messenger-platform/send-messages/saving-assets).
 const uploadTTL = time.Hour
 
-// uploads remembers one upload per incoming message, so that an attachment
-// sent to a group is fetched and uploaded once. A failed upload is not kept:
-// the next recipient (or retry) tries again.
+// uploads runs at most one upload at a time per incoming message (outbox
+// Batch) and remembers the successful one, so that an attachment sent to a
+// group is fetched and uploaded once. A failure is shared with the callers
+// waiting for that upload, then forgotten: the next attempt starts afresh.
 type uploads struct {
 	mu      sync.Mutex
 	byBatch map[uint64]*upload
 }
 
 type upload struct {
-	done chan struct{}
+	done chan struct{} // closed once the fields below are set
 	at   time.Time
 	att  *graph.Attachment
 	err  error
+	// abandoned reports that the upload failed because the context of the
+	// caller running it ended, which says nothing to those waiting.
+	abandoned bool
 }
 
+// get returns the attachment uploaded for batch, calling do to upload it
+// unless an upload for batch succeeded within uploadTTL or is under way.
 func (u *uploads) get(ctx context.Context, batch uint64, do func(context.Context) (*graph.Attachment, error)) (*graph.Attachment, error) {
-	u.mu.Lock()
-	now := time.Now()
-	for k, up := range u.byBatch {
-		if now.Sub(up.at) > uploadTTL {
-			delete(u.byBatch, k)
+	for {
+		u.mu.Lock()
+		now := time.Now()
+		for k, up := range u.byBatch {
+			if now.Sub(up.at) > uploadTTL {
+				delete(u.byBatch, k)
+			}
 		}
-	}
-	if up, ok := u.byBatch[batch]; ok {
+		up, ok := u.byBatch[batch]
+		if !ok {
+			up = &upload{done: make(chan struct{}), at: now}
+			u.byBatch[batch] = up
+			u.mu.Unlock()
+			u.run(ctx, batch, up, do)
+			return up.att, up.err
+		}
 		u.mu.Unlock()
+
 		select {
 		case <-up.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if up.err == nil {
-			return up.att, nil
+		if !up.abandoned {
+			return up.att, up.err
 		}
-		return u.get(ctx, batch, do) // the failed upload was forgotten; try ourselves
 	}
-	up := &upload{done: make(chan struct{}), at: now}
-	u.byBatch[batch] = up
-	u.mu.Unlock()
+}
 
+// run performs up, forgetting it if it fails.
+func (u *uploads) run(ctx context.Context, batch uint64, up *upload, do func(context.Context) (*graph.Attachment, error)) {
+	defer close(up.done)
 	up.att, up.err = do(ctx)
-	if up.err != nil {
-		u.mu.Lock()
-		delete(u.byBatch, batch)
-		u.mu.Unlock()
+	if up.err == nil {
+		return
 	}
-	close(up.done)
-	return up.att, up.err
+	up.abandoned = ctx.Err() != nil
+	u.mu.Lock()
+	if u.byBatch[batch] == up {
+		delete(u.byBatch, batch)
+	}
+	u.mu.Unlock()
 }

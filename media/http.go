@@ -85,6 +85,7 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, what string, entity boo
 		contentType: resp.Header.Get("Content-Type"),
 		name:        responseName(resp),
 		what:        what,
+		web:         true,
 	}, nil
 }
 

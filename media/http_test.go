@@ -42,6 +42,9 @@ func newHome(t *testing.T) *home {
 	for path, code := range map[string]int{"/forbidden": 403, "/throttled": 429, "/busy": 503} {
 		lanMux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) })
 	}
+	lanMux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<!DOCTYPE html><html><body><form>Password</form></body></html>"))
+	})
 	lanMux.HandleFunc("/hop/{n}", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.PathValue("n"))
 		next := "/snap.jpg"
@@ -229,6 +232,7 @@ func TestOpenURLErrors(t *testing.T) {
 		{"429", h.lan.URL + "/throttled", "429 Too Many Requests", false},
 		{"503", h.lan.URL + "/busy", "503 Service Unavailable", false},
 		{"six redirects", h.lan.URL + "/hop/5", "stopped after 5 redirects", true},
+		{"web page", h.lan.URL + "/login", "image " + h.lan.URL + "/login answered with a web page instead of a file", true},
 		{"declared too large", h.lan.URL + "/big-declared", "is 25.0 MB: attachment exceeds Messenger's 25 MB limit", true},
 		{"connection refused", gone.URL + "/snap.jpg", "fetching image " + gone.URL + "/snap.jpg", false},
 		{"ftp", "ftp://nas.local/snap.jpg", "want an http:// or https:// URL", true},
@@ -250,6 +254,15 @@ func TestOpenURLErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("web page as a file", func(t *testing.T) {
+		m, err := h.fetcher(t, nil).Open(t.Context(), message.Attachment{URL: h.lan.URL + "/login", Type: "file"})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if readAll(t, m); m.Type != "file" || m.ContentType != "text/html; charset=utf-8" {
+			t.Errorf("Open = %s %s, want a file of text/html", m.Type, m.ContentType)
+		}
+	})
 	t.Run("path without HA_URL", func(t *testing.T) {
 		f := h.fetcher(t, func(c *Config) { c.HAURL = "" })
 		_, err := f.Open(t.Context(), message.Attachment{URL: "/local/x.jpg"})

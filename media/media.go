@@ -128,12 +128,14 @@ type source struct {
 	contentType string // as the source declares it, if at all
 	name        string // file name the source suggests
 	what        string // names the source in errors, e.g. "file /media/a.jpg"
+	web         bool   // fetched over HTTP
 }
 
 // Open fetches a's bytes from its URL, Camera, File or Data, and detects
 // their type. It holds only the first 512 bytes in memory; the rest streams
 // through Media.Body, which must be closed. A fetch over HTTP, reading the
-// body included, is bounded by Config.Timeout and ctx. Errors say what
+// body included, is bounded by Config.Timeout and ctx; an HTML page
+// answered over HTTP is refused unless a.Type is "file". Errors say what
 // failed in words a person can act on, never holding HA_TOKEN; Permanent
 // tells whether retrying may help.
 func (f *Fetcher) Open(ctx context.Context, a message.Attachment) (*Media, error) {
@@ -206,6 +208,10 @@ func newMedia(src source, a message.Attachment, cancel context.CancelFunc) (*Med
 	head = head[:n]
 	m := &Media{Size: src.size}
 	m.ContentType, m.Type, m.Corrected = settleType(head, a, src.contentType)
+	if src.web && a.Type != "file" && baseType(m.ContentType) == "text/html" {
+		// Typically a login or error page answered with 200 OK.
+		return nil, refuse("%s answered with a web page instead of a file; check the URL and any login it needs", src.what)
+	}
 	m.Filename = fileName(m.ContentType, a.Filename, src.name)
 	m.Body = &body{head: head, rest: src.rc, remaining: MaxSize - int64(n), what: src.what, cancel: cancel}
 	return m, nil
