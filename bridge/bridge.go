@@ -61,6 +61,7 @@ type Bridge struct {
 	inbox      *fifo.Queue[inbound]
 	dispatcher *delivery.Dispatcher
 	state      *status
+	gate       *resumeGate
 	connected  chan struct{} // closed on the first connection
 
 	once sync.Once
@@ -78,6 +79,7 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		cfg: cfg, deps: deps, log: log,
 		topics:    Topics{Base: cfg.BaseTopic},
 		inbox:     fifo.New[inbound](),
+		gate:      newResumeGate(),
 		connected: make(chan struct{}),
 	}
 	b.state = newStatus(b, deps.Token)
@@ -97,9 +99,12 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		b.log.Warn().Err(err).Msg("MQTT connection lost; reconnecting")
 	})
 	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+		b.gate.reconnecting()
 		b.log.Info().Msg("reconnecting to the MQTT broker")
 	})
+	opts.SetStore(b.gate)
 	b.client = mqtt.NewClient(opts)
+	b.gate.isOpen = b.client.IsConnectionOpen
 	return b, nil
 }
 
@@ -114,6 +119,8 @@ func (b *Bridge) Ready() <-chan struct{} { return b.connected }
 // flight finish (bounded by delivery.Options.Drain), marks the bridge offline
 // and disconnects. Messages not yet delivered stay in the outbox.
 func (b *Bridge) Run(ctx context.Context) error {
+	stopGate := context.AfterFunc(ctx, b.gate.stop)
+	defer stopGate()
 	pending, err := b.deps.Outbox.Pending()
 	if len(pending) > 0 {
 		b.log.Info().Int("messages", len(pending)).Msg("resuming messages left in the outbox")
@@ -167,22 +174,28 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 	}
 	// Subscribing waits for the broker, so it runs off paho's goroutine.
 	go func() {
-		t := c.SubscribeMultiple(subs, nil)
-		if !t.WaitTimeout(connectTimeout) || t.Error() != nil {
-			b.log.Error().Err(errors.Join(t.Error(), errTimeout)).Msg("cannot subscribe; reconnecting")
-			c.Disconnect(0)
-			return
+		for c.IsConnectionOpen() {
+			t := c.SubscribeMultiple(subs, nil)
+			if t.WaitTimeout(connectTimeout) && t.Error() == nil {
+				b.state.connected()
+				b.once.Do(func() { close(b.connected) })
+				return
+			}
+			err := t.Error()
+			if err == nil {
+				err = errNoSuback
+			}
+			b.log.Error().Err(err).Msg("cannot subscribe to the notify topics; trying again")
 		}
-		b.state.connected()
-		b.once.Do(func() { close(b.connected) })
 	}()
 }
 
-var errTimeout = errors.New("no answer from the broker")
+var errNoSuback = errors.New("the broker did not confirm the subscription in time")
 
 // publish sends a message with QoS 1. Results and states are never lost to a
 // reconnect: paho keeps QoS 1 messages until the broker has them.
 func (b *Bridge) publish(topic string, retained bool, payload []byte) mqtt.Token {
+	b.gate.wait()
 	t := b.client.Publish(topic, 1, retained, payload)
 	go func() {
 		if t.WaitTimeout(time.Minute) && t.Error() != nil {

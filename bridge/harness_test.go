@@ -104,7 +104,12 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 	h.client = h.broker.Connect(t)
 	h.results = h.client.Subscribe("messenger/result/#")
 	h.start()
-	t.Cleanup(h.stop)
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			t.Logf("bridge log:\n%s", h.logs.String())
+		}
+	})
 	return h
 }
 

@@ -38,9 +38,12 @@ func (b *Broker) Connect(tb testing.TB) *Client {
 	tb.Helper()
 	opts := mqtt.NewClientOptions().AddBroker(b.URL).
 		SetClientID(fmt.Sprintf("test-%d", clientSeq.Add(1))).
-		SetCleanSession(true).SetOrderMatters(false).
+		SetCleanSession(true).SetOrderMatters(true). // the handler only queues; order is what tests check
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).
-		SetMaxReconnectInterval(200 * time.Millisecond)
+		SetMaxReconnectInterval(200 * time.Millisecond).
+		// A connection attempt that reaches a broker while it stops never gets
+		// its CONNACK; give up on it soon and try again.
+		SetConnectTimeout(time.Second)
 	cl := &Client{tb: tb, subs: make(map[string]mqtt.MessageHandler)}
 	opts.SetOnConnectHandler(cl.resubscribe)
 	cl.c = mqtt.NewClient(opts)

@@ -1,0 +1,72 @@
+package bridge
+
+import (
+	"sync"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// resumeGate holds publications back from the moment a connection comes up
+// until paho has listed its store to resend what it kept.
+//
+// With a persistent session paho "resumes" after every connection by
+// resending each QoS 1 message in its store. A message published in the
+// moment between the connection coming up and resume listing the store is
+// both sent at once and resent by resume, and the two race on the packet
+// (eclipse-paho/paho.mqtt.golang#703). Publications made while disconnected
+// are safe: they only wait in the store. So the gate closes when paho starts
+// reconnecting (its OnReconnecting callback runs before each attempt), and
+// opens when resume lists the store on an open connection.
+type resumeGate struct {
+	*mqtt.MemoryStore
+	isOpen func() bool // the client's IsConnectionOpen
+
+	mu      sync.Mutex
+	open    chan struct{} // closed while publishing is safe
+	stopped chan struct{} // closed at shutdown
+	stop    func()
+}
+
+func newResumeGate() *resumeGate {
+	stopped := make(chan struct{})
+	return &resumeGate{MemoryStore: mqtt.NewMemoryStore(), open: make(chan struct{}),
+		stopped: stopped, stop: sync.OnceFunc(func() { close(stopped) })}
+}
+
+// All implements mqtt.Store; resume calls it once per connection.
+func (g *resumeGate) All() []string {
+	keys := g.MemoryStore.All()
+	if g.isOpen != nil && g.isOpen() {
+		g.mu.Lock()
+		select {
+		case <-g.open:
+		default:
+			close(g.open)
+		}
+		g.mu.Unlock()
+	}
+	return keys
+}
+
+// reconnecting closes the gate before paho tries to connect again.
+func (g *resumeGate) reconnecting() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
+
+// wait returns once publishing is safe, or once shutdown began: then a
+// publication is attempted whatever the state of the connection.
+func (g *resumeGate) wait() {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+	case <-g.stopped:
+	}
+}
