@@ -2,10 +2,340 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/graph"
 )
 
-// runDiscover is the `discover` command (issue 6; being built).
+const discoverUsage = `Usage: messenger-bridge discover [--json]
+
+Lists the people who have written to the page in Messenger, with their
+page-scoped ids (PSIDs), and prints a RECIPIENTS= line to put in the
+configuration. Each person must have sent the page a message first.
+
+Reads FB_PAGE_TOKEN (or FB_PAGE_TOKEN_FILE), FB_APP_SECRET, FB_GRAPH_URL and
+FB_GRAPH_VERSION, as the service does.
+
+Flags:
+`
+
+// discovered is the --json output of discover.
+type discovered struct {
+	Page struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"page"`
+	People     []discoveredPerson `json:"people"`
+	Recipients string             `json:"recipients"` // the value for RECIPIENTS
+}
+
+type discoveredPerson struct {
+	Recipient string     `json:"recipient"` // the name proposed for RECIPIENTS
+	Name      string     `json:"name"`      // as Facebook shows it
+	PSID      string     `json:"psid"`
+	Updated   *time.Time `json:"updated_time,omitempty"`
+}
+
+// runDiscover is the discover command.
 func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return notYet("discover", stderr)
+	fs := flag.NewFlagSet("discover", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON for scripts instead of a table")
+	pos, code, ok := parseFlags(fs, discoverUsage, args, stdout, stderr)
+	switch {
+	case !ok:
+		return code
+	case len(pos) > 0:
+		return usageError(fs, discoverUsage, stderr, fmt.Errorf("unexpected argument %q", pos[0]))
+	}
+	_, g, err := loadPageEnv()
+	if err != nil {
+		return configError(fs, stderr, err)
+	}
+	page, err := g.Page(ctx)
+	if err != nil {
+		return failure(fs, stderr, err)
+	}
+	people, err := g.Conversations(ctx)
+	if err != nil {
+		return failure(fs, stderr, err)
+	}
+
+	var out discovered
+	out.Page.ID, out.Page.Name = page.ID, page.Name
+	out.People = make([]discoveredPerson, len(people))
+	names := slugs(people)
+	pairs := make([]string, len(people))
+	for i, p := range people {
+		out.People[i] = discoveredPerson{Recipient: names[i], Name: p.Name, PSID: p.PSID}
+		if !p.Updated.IsZero() {
+			out.People[i].Updated = &p.Updated
+		}
+		pairs[i] = names[i] + ":" + p.PSID
+	}
+	out.Recipients = strings.Join(pairs, ",")
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return failure(fs, stderr, err)
+		}
+	} else {
+		printDiscovered(stdout, out)
+	}
+	if len(people) == 0 {
+		fmt.Fprintf(stderr, "messenger-bridge discover: nobody has written to %s yet. Ask each person to send the page a message in Messenger, then run discover again.\n", page.Name)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func printDiscovered(w io.Writer, out discovered) {
+	if len(out.People) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "People who have written to %s (%s):\n\n", out.Page.Name, out.Page.ID)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RECIPIENT\tNAME\tPSID\tLAST MESSAGE")
+	for _, p := range out.People {
+		last := "-"
+		if p.Updated != nil {
+			last = p.Updated.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Recipient, p.Name, p.PSID, last)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nPut this line in the configuration (.env); rename anyone you like, with 1 to %d\n", config.MaxNameLen)
+	fmt.Fprintf(w, "lower-case letters, digits, _ or -, and restart the bridge:\n\nRECIPIENTS=%s\n", out.Recipients)
+}
+
+// slugs returns a recipient name for each person, made from their name by
+// slug, each different: a repeated name gets _2, _3, … appended.
+func slugs(people []graph.Person) []string {
+	names := make([]string, len(people))
+	used := make(map[string]bool, len(people))
+	for i, p := range people {
+		base := slug(p.Name)
+		name := base
+		for n := 2; used[name]; n++ {
+			suffix := "_" + strconv.Itoa(n)
+			name = strings.TrimRight(base[:min(len(base), config.MaxNameLen-len(suffix))], "_-") + suffix
+		}
+		used[name] = true
+		names[i] = name
+	}
+	return names
+}
+
+// slug turns a person's name into a recipient name config.ValidName
+// accepts: lower case, common Latin letters with diacritics folded to plain
+// ones, each run of other characters than a-z, 0-9, _ and - made one _,
+// with none at either end, and at most config.MaxNameLen long. A name with
+// nothing left is "person".
+func slug(name string) string {
+	var b strings.Builder
+	for _, r := range latinFold.Replace(strings.ToLower(name)) {
+		switch {
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case !strings.HasSuffix(b.String(), "_"):
+			b.WriteByte('_')
+		}
+	}
+	s := strings.Trim(b.String(), "_-")
+	s = strings.TrimRight(s[:min(len(s), config.MaxNameLen)], "_-")
+	if s == "" {
+		return "person"
+	}
+	return s
+}
+
+// latinFold spells the lower-case letters of Europe's Latin alphabets with
+// a-z, so that Zoë is zoe and Straße strasse rather than zo_ and stra_e.
+var latinFold = strings.NewReplacer(
+	"à", "a", "á", "a", "â", "a", "ã", "a", "ä", "a", "å", "a", "ą", "a", "ă", "a", "æ", "ae",
+	"ç", "c", "ć", "c", "č", "c", "ď", "d", "đ", "d", "ð", "d",
+	"è", "e", "é", "e", "ê", "e", "ë", "e", "ę", "e", "ě", "e",
+	"ì", "i", "í", "i", "î", "i", "ï", "i", "ı", "i", "ł", "l", "ľ", "l",
+	"ñ", "n", "ń", "n", "ň", "n", "ò", "o", "ó", "o", "ô", "o", "õ", "o", "ö", "o", "ø", "o", "ő", "o", "œ", "oe",
+	"ř", "r", "ś", "s", "š", "s", "ş", "s", "ș", "s", "ß", "ss", "ť", "t", "ţ", "t", "ț", "t", "þ", "th",
+	"ù", "u", "ú", "u", "û", "u", "ü", "u", "ů", "u", "ű", "u", "ý", "y", "ÿ", "y", "ź", "z", "ż", "z", "ž", "z",
+)
+
+// The parts below are shared by the setup commands: discover, token, send.
+
+// graphEnv is what the setup commands read of the configuration: the FB_
+// variables of the service, each optional here, and nothing else, so that
+// a command does not ask for RECIPIENTS or MQTT settings it has no use for.
+type graphEnv struct {
+	PageToken     config.Secret `envconfig:"FB_PAGE_TOKEN"`
+	PageTokenFile string        `envconfig:"FB_PAGE_TOKEN_FILE"`
+	AppSecret     config.Secret `envconfig:"FB_APP_SECRET"`
+	AppSecretFile string        `envconfig:"FB_APP_SECRET_FILE"`
+	AppID         string        `envconfig:"FB_APP_ID"`
+	GraphURL      string        `envconfig:"FB_GRAPH_URL"`     // graph.New defaults it
+	GraphVersion  string        `envconfig:"FB_GRAPH_VERSION"` // graph.New defaults it
+	// UserToken is read by token exchange only; it is not the service's.
+	UserToken config.Secret `envconfig:"FB_USER_TOKEN"`
+}
+
+// loadGraphEnv reads graphEnv from the environment, with the secrets given
+// in _FILE variables, as config.Load reads them.
+func loadGraphEnv() (*graphEnv, error) {
+	var e graphEnv
+	if err := envconfig.Process("", &e); err != nil {
+		return nil, err
+	}
+	for _, s := range []struct {
+		name   string
+		secret *config.Secret
+		path   string
+	}{
+		{"FB_PAGE_TOKEN", &e.PageToken, e.PageTokenFile},
+		{"FB_APP_SECRET", &e.AppSecret, e.AppSecretFile},
+	} {
+		if err := readSecretFile(s.name, s.secret, s.path); err != nil {
+			return nil, err
+		}
+	}
+	return &e, nil
+}
+
+// readSecretFile sets secret, of variable name, from the file at path, if
+// path is set. It stands in for config's own reading of _FILE variables,
+// which config does not export.
+func readSecretFile(name string, secret *config.Secret, path string) error {
+	if path == "" {
+		return nil
+	}
+	if secret.IsSet() {
+		return &config.Error{Var: name, Problem: "set together with " + name + "_FILE; keep only one"}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return &config.Error{Var: name + "_FILE", Problem: "cannot read the secret", Err: err}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10)) // tokens are a few hundred bytes
+	v := strings.TrimRight(string(b), " \t\r\n")
+	switch {
+	case err != nil:
+		return &config.Error{Var: name + "_FILE", Problem: "cannot read the secret", Err: err}
+	case v == "":
+		return &config.Error{Var: name + "_FILE", Problem: "file " + path + " is empty"}
+	}
+	*secret = config.NewSecret(v)
+	return nil
+}
+
+// loadPageEnv is loadGraphEnv for a command that needs the page token,
+// with a client for its page.
+func loadPageEnv() (*graphEnv, *graph.Client, error) {
+	e, err := loadGraphEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !e.PageToken.IsSet() {
+		return nil, nil, &config.Error{Var: "FB_PAGE_TOKEN", Problem: "required (set it or FB_PAGE_TOKEN_FILE); messenger-bridge token exchange makes one"}
+	}
+	g, err := graph.New(e.graphConfig())
+	return e, g, err
+}
+
+// graphConfig is the part of graph.Config the environment gives.
+func (e *graphEnv) graphConfig() graph.Config {
+	return graph.Config{BaseURL: e.GraphURL, Version: e.GraphVersion, PageToken: e.PageToken.Reveal(), AppSecret: e.AppSecret.Reveal()}
+}
+
+// parseFlags parses args, in which flags may follow positional arguments,
+// and returns the positional ones. When the command should stop instead, it
+// returns false with the exit status: 0 after -h, which prints usage and
+// the flags to stdout, 2 after a mistake, explained on stderr.
+func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
+	fs.SetOutput(io.Discard) // usage is printed below, to the right writer
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(fs, usage, stdout)
+			return nil, exitOK, false
+		}
+		if err != nil {
+			return nil, usageError(fs, usage, stderr, err), false
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" || len(rest) == 0 {
+			return append(pos, rest...), exitOK, true
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+func printUsage(fs *flag.FlagSet, usage string, w io.Writer) {
+	fmt.Fprint(w, usage)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// usageError explains a mistake in the command line and returns exitUsage.
+func usageError(fs *flag.FlagSet, usage string, stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "messenger-bridge %s: %v\n\n", fs.Name(), err)
+	printUsage(fs, usage, stderr)
+	return exitUsage
+}
+
+// configError reports a configuration problem and returns exitUsage, as the
+// service does for one.
+func configError(fs *flag.FlagSet, stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "messenger-bridge %s: configuration: %v\n", fs.Name(), err)
+	return exitUsage
+}
+
+// failure reports err, with Graph's hint when Graph refused, and returns
+// exitFailure.
+func failure(fs *flag.FlagSet, stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "messenger-bridge %s: %v\n", fs.Name(), err)
+	if ge, ok := errors.AsType[*graph.Error](err); ok {
+		fmt.Fprintf(stderr, "What to do: %s.\n", ge.Hint())
+	}
+	return exitFailure
+}
+
+// when shows t and how far it is from now, e.g. "2026-01-13 09:00 UTC (in
+// 3 days)"; the zero t shows as zero.
+func when(t, now time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	d := t.Sub(now)
+	ago := d < 0
+	d = d.Abs()
+	var span string
+	switch {
+	case d >= 48*time.Hour:
+		span = fmt.Sprintf("%.0f days", math.Round(d.Hours()/24))
+	case d >= 2*time.Hour:
+		span = fmt.Sprintf("%.0f hours", math.Round(d.Hours()))
+	default:
+		span = fmt.Sprintf("%.0f minutes", math.Round(d.Minutes()))
+	}
+	if ago {
+		span += " ago"
+	} else {
+		span = "in " + span
+	}
+	return t.Local().Format("2006-01-02 15:04 MST") + " (" + span + ")"
 }

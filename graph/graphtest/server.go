@@ -31,11 +31,12 @@ type Server struct {
 	// graph.Config.BaseURL.
 	URL string
 
-	srv      *httptest.Server
-	mux      *http.ServeMux
-	token    string
-	received chan Request
-	closed   chan struct{}
+	srv       *httptest.Server
+	mux       *http.ServeMux
+	token     string
+	received  chan Request
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu          sync.Mutex
 	appSecret   string
@@ -73,6 +74,15 @@ type AttachmentReq struct {
 // ends; calls left hanging by NoAnswer are then dropped.
 func NewServer(tb testing.TB, pageToken string) *Server {
 	tb.Helper()
+	s := newServer(pageToken)
+	s.srv = httptest.NewServer(s.mux)
+	s.URL = s.srv.URL
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// newServer returns a Server that does not serve yet.
+func newServer(pageToken string) *Server {
 	s := &Server{
 		mux:         http.NewServeMux(),
 		token:       pageToken,
@@ -84,13 +94,16 @@ func NewServer(tb testing.TB, pageToken string) *Server {
 		pageName:    "Test Page",
 	}
 	s.routes()
-	s.srv = httptest.NewServer(s.mux)
-	s.URL = s.srv.URL
-	tb.Cleanup(func() {
-		close(s.closed) // ends hanging answers, which Close would wait for
+	return s
+}
+
+// Close stops the server. Calls left hanging by NoAnswer are dropped; it
+// waits for the others to be answered. Calling Close again does nothing.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed) // ends hanging answers, which srv.Close would wait for
 		s.srv.Close()
 	})
-	return s
 }
 
 // routes registers every endpoint the fake answers; endpoints written in
@@ -99,6 +112,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /{version}/{node}/messages", s.serveSend)
 	s.mux.HandleFunc("POST /{version}/{node}/message_attachments", s.serveUpload)
 	s.mux.HandleFunc("GET /{version}/me", s.servePage)
+	s.mux.HandleFunc("GET /{version}/{node}/conversations", s.serveConversations)
+	s.mux.HandleFunc("GET /{version}/{node}/accounts", s.serveAccounts)
+	s.mux.HandleFunc("GET /{version}/debug_token", s.serveDebugToken)
+	s.mux.HandleFunc("GET /{version}/oauth/access_token", s.serveExchange)
+	s.mux.HandleFunc("POST /{version}/oauth/access_token", s.serveExchange)
 	s.mux.HandleFunc("/", s.serveUnknown)
 }
 
