@@ -143,6 +143,10 @@ func TestBadInputGetsAFailedResult(t *testing.T) {
 
 func TestRetainedCommandIsNotSentAgainOnRestart(t *testing.T) {
 	h := newHarness(t, nil)
+	// A round trip first: a broker may still be sending retained messages for
+	// the bridge's new subscription just after acknowledging it.
+	h.client.Publish("messenger/notify/bob", "warm-up")
+	h.result("bob")
 	// A live subscriber gets a retained publication as an ordinary message:
 	// that first one is what the publisher meant to send.
 	h.client.PublishRetained("messenger/notify/alice", "stale")
@@ -154,8 +158,8 @@ func TestRetainedCommandIsNotSentAgainOnRestart(t *testing.T) {
 	if r := h.result("alice"); r.Status != delivery.Failed || !strings.Contains(r.Error.Message, "retain") {
 		t.Fatalf("after restart: %+v, want failed explaining retained commands", r)
 	}
-	if n := len(h.graph.Requests()); n != 1 {
-		t.Fatalf("Graph saw %d sends, want only the first", n)
+	if n := len(h.graph.Requests()); n != 2 {
+		t.Fatalf("Graph saw %d sends, want the warm-up and the first send only", n)
 	}
 }
 

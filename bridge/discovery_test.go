@@ -33,6 +33,7 @@ func decodeDiscovery(t *testing.T, m mqtttest.Message) discoveryPayload {
 
 func TestDiscoveryIsRetainedOnStart(t *testing.T) {
 	h := newHarness(t, nil)
+	mqtttest.Next(t, h.client.Subscribe(deviceTopic)) // the broker has it now
 	// A Home Assistant that connects later still finds the device.
 	late := h.broker.Connect(t).Subscribe("homeassistant/device/+/config")
 	m := mqtttest.Next(t, late)
