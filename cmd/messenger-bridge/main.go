@@ -48,9 +48,14 @@ func main() {
 const usage = `messenger-bridge sends Facebook Messenger messages published on MQTT.
 
 Usage:
-  messenger-bridge [run]     serve: MQTT in, Messenger out (the default)
-  messenger-bridge version   print the version
-  messenger-bridge -h        this help
+  messenger-bridge [run]                  serve: MQTT in, Messenger out (the default)
+  messenger-bridge discover [--json]      list the people who wrote to the page, with their PSIDs
+  messenger-bridge token check            say whether the page token works and when it expires
+  messenger-bridge token exchange         turn a short-lived user token into page tokens
+  messenger-bridge send <name> <text>     send one message without MQTT
+  messenger-bridge health                 exit 0 when the running bridge is ready (for HEALTHCHECK)
+  messenger-bridge version                print the version
+  messenger-bridge <command> -h           help for one command
 
 It is configured entirely by environment variables:
 `
