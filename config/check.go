@@ -56,7 +56,7 @@ func (c *Config) checkSecrets() error {
 		{"MQTT_PASSWORD", &c.MQTTPassword, c.MQTTPasswordFile, false},
 		{"HA_TOKEN", &c.HAToken, c.HATokenFile, false},
 	} {
-		if err := loadSecret(s.name, s.secret, s.file, s.required); err != nil {
+		if err := LoadSecret(s.name, s.secret, s.file, s.required); err != nil {
 			return err
 		}
 	}

@@ -64,9 +64,10 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // LogValue makes log/slog print String.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// loadSecret settles a secret given either directly in variable name or as
+// LoadSecret settles a secret given either directly in variable name or as
 // the path in name_FILE, which is read with trailing white space removed.
-func loadSecret(name string, s *Secret, path string, required bool) error {
+// Its errors name the variable and never hold the secret.
+func LoadSecret(name string, s *Secret, path string, required bool) error {
 	fileVar := name + "_FILE"
 	switch {
 	case s.IsSet() && path != "":

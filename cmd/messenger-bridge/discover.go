@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -206,38 +205,11 @@ func loadGraphEnv() (*graphEnv, error) {
 		{"FB_PAGE_TOKEN", &e.PageToken, e.PageTokenFile},
 		{"FB_APP_SECRET", &e.AppSecret, e.AppSecretFile},
 	} {
-		if err := readSecretFile(s.name, s.secret, s.path); err != nil {
+		if err := config.LoadSecret(s.name, s.secret, s.path, false); err != nil {
 			return nil, err
 		}
 	}
 	return &e, nil
-}
-
-// readSecretFile sets secret, of variable name, from the file at path, if
-// path is set. It stands in for config's own reading of _FILE variables,
-// which config does not export.
-func readSecretFile(name string, secret *config.Secret, path string) error {
-	if path == "" {
-		return nil
-	}
-	if secret.IsSet() {
-		return &config.Error{Var: name, Problem: "set together with " + name + "_FILE; keep only one"}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return &config.Error{Var: name + "_FILE", Problem: "cannot read the secret", Err: err}
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10)) // tokens are a few hundred bytes
-	v := strings.TrimRight(string(b), " \t\r\n")
-	switch {
-	case err != nil:
-		return &config.Error{Var: name + "_FILE", Problem: "cannot read the secret", Err: err}
-	case v == "":
-		return &config.Error{Var: name + "_FILE", Problem: "file " + path + " is empty"}
-	}
-	*secret = config.NewSecret(v)
-	return nil
 }
 
 // loadPageEnv is loadGraphEnv for a command that needs the page token,
