@@ -1,11 +1,14 @@
 // Package graph is a client for the parts of Facebook's Graph API that
-// messenger-bridge uses: the Messenger Send API, the Attachment Upload API
-// and the page's own node. Every error it returns can be put to Classify,
-// which says whether to retry; Graph's own errors are *Error values with a
-// Hint a person can act on.
+// messenger-bridge uses: the Messenger Send API, the Attachment Upload API,
+// the page's own node, and for setup the Conversations API, debug_token,
+// the token exchange and the user's pages. Every error it returns can be put
+// to Classify, which says whether to retry; Graph's own errors are *Error
+// values with a Hint a person can act on.
 //
-// The page token travels only in the Authorization header, never in a URL,
-// and neither it nor the app secret appears in any error or String output.
+// The page token travels in the Authorization header, never in a URL, with
+// one exception Graph imposes: debug_token reads the token it inspects only
+// from the query string. No token or app secret appears in any error or
+// String output.
 package graph
 
 import (
