@@ -13,6 +13,9 @@ import (
 
 const namespace = "messenger_bridge"
 
+// statuses are the result statuses of SPEC section 4.
+var statuses = []string{"sent", "failed", "expired"}
+
 // otherRecipient labels input for names the configuration does not know, so
 // that a typo in an automation cannot grow the number of series without end.
 const otherRecipient = "_unknown"
@@ -53,13 +56,21 @@ func New(recipients []string) *Metrics {
 	}
 	for _, r := range recipients {
 		m.known[r] = true
+		// Series that exist from the start read 0 rather than missing, so
+		// that rate() and alerts on them work from the first scrape.
+		m.received.WithLabelValues(r)
+		m.retries.WithLabelValues(r)
+		for _, status := range statuses {
+			m.results.WithLabelValues(r, status)
+		}
 	}
 	m.reg.MustRegister(m.received, m.results, m.retries, m.graphLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// Gauge registers a value read at every scrape, such as the outbox depth.
+// Gauge registers a value read at every scrape, such as the outbox depth,
+// named messenger_bridge_<name>. It panics if name is already registered.
 func (m *Metrics) Gauge(name, help string, value func() float64) {
 	if m == nil {
 		return
@@ -67,8 +78,12 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, value))
 }
 
-// Handler serves the metrics in Prometheus' text format.
+// Handler serves the metrics in Prometheus' exposition format. On a nil
+// *Metrics it serves an empty exposition.
 func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
+	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
+
+	"github.com/messenger-bridge/messenger-bridge/bridge"
+	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/health"
+	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/metrics"
+	"github.com/messenger-bridge/messenger-bridge/mqtttest"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+)
+
+// Secrets of the bridge under test: long and unusual, so that a leak is
+// found by a plain substring search.
+var healthSecrets = map[string]string{
+	"FB_PAGE_TOKEN": "EAAGhealthPAGEtoken0123456789SECRET",
+	"FB_APP_SECRET": "healthAPPsecret9876543210SECRET",
+	"MQTT_PASSWORD": "healthMQTTpassword5555SECRET",
+	"HA_TOKEN":      "healthHAtoken1234567890SECRET",
+}
+
+const healthAlicePSID = "26428272146817880"
+
+// healthRig runs one bridge and its HTTP server, as serveWith does, against
+// a real broker and a fake Graph API.
+type healthRig struct {
+	t      *testing.T
+	broker *mqtttest.Broker
+	graph  *graphtest.Server
+	client *mqtttest.Client
+	base   string // http://127.0.0.1:port
+}
+
+func newHealthRig(t *testing.T) *healthRig {
+	t.Helper()
+	r := &healthRig{t: t, broker: mqtttest.Start(t)}
+	r.graph = graphtest.NewServer(t, healthSecrets["FB_PAGE_TOKEN"])
+	r.graph.AddUser(healthAlicePSID)
+	r.graph.RequireAppSecret(healthSecrets["FB_APP_SECRET"])
+	addr := healthFreeAddr(t)
+	r.base = "http://" + addr
+	env := map[string]string{
+		"FB_GRAPH_URL":   r.graph.URL,
+		"RECIPIENTS":     "alice:" + healthAlicePSID,
+		"MQTT_URL":       r.broker.URL,
+		"MQTT_USERNAME":  "bridge",
+		"MQTT_CLIENT_ID": "health-under-test",
+		"HA_URL":         "http://127.0.0.1:9",
+		"DATA_DIR":       t.TempDir(),
+		"SEND_RATE":      "0",
+		"HTTP_ADDR":      addr,
+	}
+	for k, v := range healthSecrets {
+		env[k] = v
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	b, box, m := healthBridge(t, cfg)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ran, served := make(chan error, 1), make(chan error, 1)
+	log := zerolog.New(io.Discard)
+	go func() { ran <- b.Run(ctx) }()
+	go func() { served <- serveHTTP(ctx, cfg, b, box, m, log) }()
+	t.Cleanup(func() {
+		cancel()
+		for name, done := range map[string]chan error{"bridge": ran, "HTTP server": served} {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			case <-time.After(mqtttest.Wait):
+				t.Errorf("%s did not stop when its context ended", name)
+			}
+		}
+		box.Close()
+	})
+	r.client = r.broker.Connect(t)
+	select {
+	case <-b.Ready():
+	case <-time.After(mqtttest.Wait):
+		t.Fatal("bridge did not connect and subscribe")
+	}
+	r.until("the HTTP server answers", func() bool { return r.get(health.LivePath).status == http.StatusOK })
+	return r
+}
+
+// healthBridge builds the bridge as serveWith does, with quick retries.
+func healthBridge(t *testing.T, cfg *config.Config) (*bridge.Bridge, *outbox.Outbox, *metrics.Metrics) {
+	t.Helper()
+	g, err := graph.New(graphConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(recipientNames(cfg))
+	b, err := bridge.New(cfg, bridge.Deps{
+		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate),
+		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test", Metrics: m,
+		Delivery: delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+	}, zerolog.New(io.Discard))
+	if err != nil {
+		box.Close()
+		t.Fatal(err)
+	}
+	return b, box, m
+}
+
+func healthFreeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type healthAnswer struct {
+	status int
+	body   string
+}
+
+// get asks the server for path, and fails the test if the answer holds a
+// secret.
+func (r *healthRig) get(path string) healthAnswer {
+	r.t.Helper()
+	resp, err := http.Get(r.base + path)
+	if err != nil {
+		return healthAnswer{} // not listening yet
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		r.t.Fatalf("GET %s: %v", path, err)
+	}
+	for name, secret := range healthSecrets {
+		if bytes.Contains(body, []byte(secret)) {
+			r.t.Fatalf("GET %s shows %s:\n%s", path, name, body)
+		}
+	}
+	return healthAnswer{resp.StatusCode, string(body)}
+}
+
+// until waits for cond, failing the test after mqtttest.Wait.
+func (r *healthRig) until(what string, cond func() bool) {
+	r.t.Helper()
+	if !healthPoll(cond) {
+		r.t.Fatalf("timed out waiting until %s", what)
+	}
+}
+
+// healthPoll reports whether cond became true within mqtttest.Wait. It polls:
+// the states it waits for (a connection dropping, a server starting, a
+// counter moving after its result went out) announce themselves to no one
+// outside.
+func healthPoll(cond func() bool) bool {
+	deadline := time.After(mqtttest.Wait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// scrape parses the server's /metrics.
+func (r *healthRig) scrape() map[string]*dto.MetricFamily {
+	r.t.Helper()
+	a := r.get(health.MetricsPath)
+	if a.status != http.StatusOK {
+		r.t.Fatalf("GET /metrics: %d %s", a.status, a.body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(strings.NewReader(a.body))
+	if err != nil {
+		r.t.Fatalf("/metrics is not in the exposition format: %v", err)
+	}
+	return families
+}
+
+// metricSample is the value of a counter, gauge or histogram (its count) with
+// exactly the given labels; -1 when there is none.
+func metricSample(families map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	for _, m := range families[name].GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		if !maps.Equal(got, want) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return -1
+}
+
+// probe runs the health command as the HEALTHCHECK does.
+func (r *healthRig) probe(args ...string) (int, string) {
+	var out, errOut bytes.Buffer
+	code := runHealth(context.Background(), args, &out, &errOut)
+	return code, out.String() + errOut.String()
+}
+
+func TestHealthFollowsTheBroker(t *testing.T) {
+	r := newHealthRig(t)
+	r.until("ready", func() bool { return r.get(health.ReadyPath).status == http.StatusOK })
+	if got := metricSample(r.scrape(), "messenger_bridge_mqtt_connected"); got != 1 {
+		t.Fatalf("mqtt_connected = %v while connected, want 1", got)
+	}
+	for _, args := range [][]string{nil, {"-ready"}} {
+		if code, out := r.probe(args...); code != exitOK {
+			t.Fatalf("health %v while connected: exit %d: %s", args, code, out)
+		}
+	}
+
+	r.broker.Stop()
+	r.until("not ready without a broker", func() bool { return r.get(health.ReadyPath).status == http.StatusServiceUnavailable })
+	a := r.get(health.ReadyPath)
+	if want := "the connection to the MQTT broker at " + r.broker.URL + " is down"; !strings.Contains(a.body, want) {
+		t.Errorf("/readyz says %q, want the reason %q", a.body, want)
+	}
+	if a := r.get(health.LivePath); a.status != http.StatusOK || a.body != "ok\n" {
+		t.Errorf("/healthz without a broker: %d %q, want 200 ok: the process is alive", a.status, a.body)
+	}
+	if got := metricSample(r.scrape(), "messenger_bridge_mqtt_connected"); got != 0 {
+		t.Errorf("mqtt_connected = %v without a broker, want 0", got)
+	}
+	if code, out := r.probe(); code != exitOK {
+		t.Errorf("health (liveness) without a broker: exit %d: %s", code, out)
+	}
+	if code, out := r.probe("-ready"); code != exitFailure || !strings.Contains(out, "503") {
+		t.Errorf("health -ready without a broker: exit %d: %s; want 1 and the 503", code, out)
+	}
+
+	r.broker.Restart()
+	r.until("ready again once the broker is back", func() bool { return r.get(health.ReadyPath).status == http.StatusOK })
+	if code, out := r.probe("-ready"); code != exitOK {
+		t.Errorf("health -ready after the broker came back: exit %d: %s", code, out)
+	}
+}
+
+func TestMetricsCountDeliveries(t *testing.T) {
+	r := newHealthRig(t)
+	results := r.client.Subscribe("messenger/result/alice")
+	send := func(text string, want delivery.Status) {
+		t.Helper()
+		r.client.Publish("messenger/notify/alice", text)
+		var res delivery.Result
+		if err := json.Unmarshal(mqtttest.Next(t, results).Payload, &res); err != nil || res.Status != want {
+			t.Fatalf("result of %q: %+v (%v), want %s", text, res, err, want)
+		}
+	}
+	send("first", delivery.Sent)
+	r.graph.FailNext(1, graphtest.Unavailable) // transient: retried, then sent
+	send("second", delivery.Sent)
+	r.graph.FailNext(1, graphtest.TokenExpired) // permanent: fails at once
+	send("third", delivery.Failed)
+
+	// The counters move as the results go out; wait for the last of them.
+	want := []struct {
+		name   string
+		labels []string
+		value  float64
+	}{
+		{"messenger_bridge_messages_received_total", []string{"recipient", "alice"}, 3},
+		{"messenger_bridge_messages_total", []string{"recipient", "alice", "status", "sent"}, 2},
+		{"messenger_bridge_messages_total", []string{"recipient", "alice", "status", "failed"}, 1},
+		{"messenger_bridge_messages_total", []string{"recipient", "alice", "status", "expired"}, 0},
+		{"messenger_bridge_retries_total", []string{"recipient", "alice"}, 1},
+		{"messenger_bridge_graph_attempt_duration_seconds", nil, 4},
+		{"messenger_bridge_outbox_entries", nil, 0},
+		{"messenger_bridge_mqtt_connected", nil, 1},
+	}
+	var families map[string]*dto.MetricFamily
+	matches := func() bool {
+		families = r.scrape()
+		for _, w := range want {
+			if metricSample(families, w.name, w.labels...) != w.value {
+				return false
+			}
+		}
+		return true
+	}
+	if healthPoll(matches) {
+		return
+	}
+	for _, w := range want {
+		if got := metricSample(families, w.name, w.labels...); got != w.value {
+			t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.value)
+		}
+	}
+}
+
+func TestServeHTTPDisabled(t *testing.T) {
+	cfg := &config.Config{HTTPAddr: ""}
+	if err := serveHTTP(context.Background(), cfg, nil, nil, nil, zerolog.Nop()); err != nil {
+		t.Fatalf("serveHTTP with HTTP_ADDR empty: %v, want nil at once", err)
+	}
+	t.Setenv("HTTP_ADDR", "")
+	var out bytes.Buffer
+	if code := runHealth(context.Background(), nil, &out, &out); code != exitFailure || !strings.Contains(out.String(), "HTTP_ADDR is empty") {
+		t.Fatalf("health with HTTP_ADDR empty: exit %d: %s", code, &out)
+	}
+}
+
+func TestServeHTTPCannotListen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := &config.Config{HTTPAddr: taken.Addr().String()}
+	err = serveHTTP(context.Background(), cfg, nil, nil, nil, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "HTTP_ADDR "+cfg.HTTPAddr) {
+		t.Fatalf("serveHTTP on a taken port: %v, want an error naming HTTP_ADDR and the address", err)
+	}
+}
+
+func TestHealthCommand(t *testing.T) {
+	down := healthFreeAddr(t) // nothing listens there
+	tests := []struct {
+		name string
+		env  string
+		args []string
+		code int
+		says string
+	}{
+		{"nothing listening", down, nil, exitFailure, "connection refused"},
+		{"bad address", "8080", nil, exitFailure, "HTTP_ADDR"},
+		{"unknown flag", down, []string{"-x"}, exitUsage, "flag provided but not defined"},
+		{"stray argument", down, []string{"now"}, exitUsage, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("HTTP_ADDR", tt.env)
+			var out bytes.Buffer
+			code := runHealth(context.Background(), tt.args, &out, &out)
+			if code != tt.code || !strings.Contains(out.String(), tt.says) {
+				t.Fatalf("exit %d, output %q; want %d and %q", code, &out, tt.code, tt.says)
+			}
+		})
+	}
+}
+
+func TestHealthCommandDefaultAddr(t *testing.T) {
+	t.Setenv("FB_PAGE_TOKEN", healthSecrets["FB_PAGE_TOKEN"])
+	t.Setenv("RECIPIENTS", "alice:"+healthAlicePSID)
+	t.Setenv("HTTP_ADDR", "") // restored after the test
+	if err := os.Unsetenv("HTTP_ADDR"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := httpAddr(); got != cfg.HTTPAddr || got == "" {
+		t.Fatalf("health command asks %q, the service listens on %q", got, cfg.HTTPAddr)
+	}
+}
