@@ -103,7 +103,9 @@ func (b *Broker) startMochi() {
 func (b *Broker) startMosquitto() {
 	_, port, _ := net.SplitHostPort(b.addr)
 	conf := filepath.Join(b.dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 0\n", port, b.dir)
+	// "user root" keeps a Mosquitto started by root (as CI runs) from
+	// switching to its own user, which could not write to the test's folder.
+	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 0\nuser root\n", port, b.dir)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		b.tb.Fatal(err)
 	}

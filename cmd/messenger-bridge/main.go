@@ -53,7 +53,7 @@ Usage:
   messenger-bridge token check            say whether the page token works and when it expires
   messenger-bridge token exchange         turn a short-lived user token into page tokens
   messenger-bridge send <name> <text>     send one message without MQTT
-  messenger-bridge health                 exit 0 when the running bridge is ready (for HEALTHCHECK)
+  messenger-bridge health [-ready]        probe the running service (the container's HEALTHCHECK)
   messenger-bridge version                print the version
   messenger-bridge <command> -h           help for one command
 
@@ -138,13 +138,23 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	log.Info().Str("version", version).Str("page", page.Name).Int("recipients", len(cfg.Recipients)).
 		Int("groups", len(cfg.Groups)).Msg("messenger-bridge starting")
 
-	var wg sync.WaitGroup
+	// A health server that cannot start stops the bridge at once, rather than
+	// leaving it running unobserved.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var (
+		wg      sync.WaitGroup
+		httpErr error
+	)
 	wg.Go(func() { watchToken(ctx, cfg, g, b, log) })
-	httpErr := make(chan error, 1)
-	wg.Go(func() { httpErr <- serveHTTP(ctx, cfg, b, box, m, log) })
+	wg.Go(func() {
+		if httpErr = serveHTTP(ctx, cfg, b, box, m, log); httpErr != nil {
+			stop()
+		}
+	})
 	err = b.Run(ctx)
 	wg.Wait()
-	return errors.Join(err, <-httpErr)
+	return errors.Join(err, httpErr)
 }
 
 func recipientNames(cfg *config.Config) []string {
