@@ -9,20 +9,23 @@ import (
 )
 
 // backoff returns how long to wait before attempt+1: "full jitter", a random
-// duration up to base·2^(attempt-1) capped at max, so that many recipients
-// retrying after one outage do not return in step. A Retry-After from Graph
-// is a floor.
-func backoff(attempt int, base, max time.Duration, err error) time.Duration {
-	ceiling := max
-	if attempt < 32 {
-		if c := base << (attempt - 1); c > 0 && c < max {
+// duration in (0, base·2^(attempt-1)], capped at limit, so that many
+// recipients retrying after one outage do not return in step.
+func backoff(attempt int, base, limit time.Duration) time.Duration {
+	ceiling := limit
+	if n := attempt - 1; n >= 0 && n < 63 {
+		if c := base << n; c>>n == base && c < limit { // c>>n != base: overflow
 			ceiling = c
 		}
 	}
-	wait := rand.N(ceiling) + 1
+	return rand.N(ceiling) + 1
+}
+
+// retryAfter is the wait Graph asked for with a Retry-After header; 0 if none.
+func retryAfter(err error) time.Duration {
 	var gerr *graph.Error
-	if errors.As(err, &gerr) && gerr.RetryAfter > wait {
-		wait = gerr.RetryAfter
+	if errors.As(err, &gerr) {
+		return gerr.RetryAfter
 	}
-	return wait
+	return 0
 }

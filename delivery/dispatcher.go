@@ -81,7 +81,8 @@ func (o Options) withDefaults() Options {
 }
 
 // Dispatcher runs one worker per recipient. Entries for one recipient are
-// delivered strictly in the order they were enqueued.
+// delivered strictly in the order they were enqueued: while one is retried,
+// the others wait. A Retry-After from Graph holds back every recipient.
 type Dispatcher struct {
 	sender Sender
 	report Reporter
@@ -91,8 +92,11 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	queues  map[string]*fifo.Queue[*Job]
-	run     *runState // nil until Run starts, and again after it returns
+	run     *runState // nil until Run starts, and again once shutdown begins
 	workers sync.WaitGroup
+	// holdUntil is when Graph's last Retry-After ends. It holds back every
+	// recipient: the header speaks for the server, not for one person.
+	holdUntil time.Time
 }
 
 type runState struct {
@@ -140,8 +144,8 @@ func (d *Dispatcher) Pending() int {
 }
 
 // Run delivers until ctx ends, then lets attempts in flight finish for up to
-// Options.Drain and returns. Entries not reported stay in the store for the
-// next start.
+// Options.Drain and returns. No attempt starts once ctx has ended; entries not
+// reported stay in the store for the next start.
 func (d *Dispatcher) Run(ctx context.Context) {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
@@ -159,11 +163,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	d.mu.Unlock()
 
 	<-ctx.Done()
-	d.workers.Wait()
-
+	// No worker may start once Wait has begun.
 	d.mu.Lock()
 	d.run = nil
 	d.mu.Unlock()
+	d.workers.Wait()
 }
 
 // start runs the worker for one recipient; d.mu must be held.
@@ -175,10 +179,7 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[*Job]) {
 		log := d.log.With().Str("recipient", name).Logger()
 		for {
 			j, ok := q.Peek(rs.ctx)
-			if !ok {
-				return
-			}
-			if !d.deliver(rs, j, log) {
+			if !ok || !d.deliver(rs, j, log) {
 				return // shutting down: the entry stays in the store
 			}
 			q.Pop()
@@ -187,48 +188,87 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[*Job]) {
 }
 
 // deliver tries j until it is sent, fails for good or expires, and reports
-// the result. It returns false when shutdown interrupted it first.
+// the result. It returns false when shutdown came first.
 func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
 	deadline := j.Accepted.Add(d.opts.TTL)
+	sendCtx := log.WithContext(rs.sendCtx) // the Sender logs as this recipient
 	for {
+		if rs.ctx.Err() != nil {
+			return false
+		}
 		if !time.Now().Before(deadline) {
 			d.finish(j, Result{ID: j.Message.ID, Status: Expired, Attempts: j.Attempts, MessageIDs: j.MessageIDs,
 				Error: &ErrorInfo{Message: "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + ")"}}, log)
 			return true
 		}
+		if hold := time.Until(d.held()); hold > 0 {
+			if !sleep(rs.ctx, min(hold, time.Until(deadline))) {
+				return false
+			}
+			continue
+		}
 		j.Attempts++
 		began := time.Now()
-		retry, err := d.sender.Send(rs.sendCtx, j)
+		retry, err := d.sender.Send(sendCtx, j)
 		if d.opts.Observer != nil {
 			d.opts.Observer.Attempt(j.Recipient, time.Since(began), err != nil && retry)
 		}
-		if err == nil {
+		switch {
+		case err == nil:
 			d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
 				LatencyMS: time.Since(j.Accepted).Milliseconds()}, log)
 			return true
-		}
-		if rs.ctx.Err() != nil {
+		case rs.sendCtx.Err() != nil:
+			// The drain ran out and cut the attempt short: not the message's fault.
 			return false
-		}
-		if !retry {
+		case !retry:
 			info := describe(rs.sendCtx, j.Recipient, err)
 			info.Retryable = false
 			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts, Error: info}, log)
 			return true
 		}
-		wait := min(backoff(j.Attempts, d.opts.Backoff, d.opts.MaxBackoff, err), time.Until(deadline))
+		after := retryAfter(err)
+		if after > 0 {
+			d.hold(began.Add(after))
+		}
+		wait := max(backoff(j.Attempts, d.opts.Backoff, d.opts.MaxBackoff), after)
 		log.Warn().Err(err).Uint64("seq", j.Seq).Int("attempt", j.Attempts).
 			Dur("retry_in", wait).Msg("delivery failed; will retry")
-		t := time.NewTimer(wait)
-		select {
-		case <-rs.ctx.Done():
-			t.Stop()
+		if !sleep(rs.ctx, min(wait, time.Until(deadline))) {
 			return false
-		case <-t.C:
 		}
 	}
 }
 
+// hold keeps every recipient from starting an attempt before t.
+func (d *Dispatcher) hold(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t.After(d.holdUntil) {
+		d.holdUntil = t
+	}
+}
+
+func (d *Dispatcher) held() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.holdUntil
+}
+
+// sleep waits for dur, or until ctx ends; it reports whether dur ran out.
+func sleep(ctx context.Context, dur time.Duration) bool {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// finish reports r and forgets the entry. The result goes out first: a crash
+// in between sends the message again rather than losing its result.
 func (d *Dispatcher) finish(j *Job, r Result, log zerolog.Logger) {
 	ev := log.Info()
 	if r.Status != Sent {

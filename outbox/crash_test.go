@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +23,9 @@ import (
 // file to fill until killed.
 const crashEnv = "OUTBOX_CRASH_CHILD"
 
-// TestCrash kills a process that is adding entries and checks that every
-// Add that had returned before the kill is on disk.
+// TestCrash kills a process that is adding entries and marking some done,
+// and checks that every Add that had returned before the kill is on disk,
+// and every Done that had returned is remembered.
 func TestCrash(t *testing.T) {
 	if path := os.Getenv(crashEnv); path != "" {
 		crashChild(t, path)
@@ -43,8 +45,10 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// acked maps each Seq the child reported to its recipient.
+	// acked maps each Seq the child reported to its recipient; done holds
+	// those it reported done.
 	acked := map[uint64]string{}
+	done := map[uint64]bool{}
 	r := bufio.NewReader(stdout)
 	for lines := 0; ; lines++ {
 		if lines == killAfter {
@@ -66,6 +70,7 @@ func TestCrash(t *testing.T) {
 				t.Fatalf("child printed %q: %v", line, err)
 			}
 			acked[n] = recipient
+			done[n] = recipient == doneMark
 		}
 	}
 	err = cmd.Wait()
@@ -78,18 +83,23 @@ func TestCrash(t *testing.T) {
 
 	o := open(t, path, 1<<30)
 	entries := pending(t, o)
-	t.Logf("child reported %d entries before the kill; %d on disk", len(acked), len(entries))
+	t.Logf("child reported %d entries before the kill; %d pending on disk", len(acked), len(entries))
 	var last uint64
 	for _, e := range entries {
 		if e.Seq <= last {
 			t.Fatalf("Pending out of order: seq %d after %d", e.Seq, last)
 		}
 		last = e.Seq
-		if r, ok := acked[e.Seq]; ok && r != e.Recipient {
+		r, ok := acked[e.Seq]
+		switch {
+		case ok && done[e.Seq]:
+			t.Errorf("seq %d was done before the crash, and is pending again", e.Seq)
+		case ok && r != e.Recipient:
 			t.Errorf("seq %d is for %q, child reported %q", e.Seq, e.Recipient, r)
 		}
 		delete(acked, e.Seq)
 	}
+	maps.DeleteFunc(acked, func(seq uint64, _ string) bool { return done[seq] })
 	if len(acked) > 0 {
 		t.Fatalf("%d acknowledged entries lost in the crash: %v", len(acked), acked)
 	}
@@ -99,26 +109,41 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-// crashChild adds items in a loop, printing "seq:recipient" for each stored
-// entry once Add has returned, until it is killed.
+// doneMark stands for the recipient of an entry the child marked done.
+const doneMark = "done"
+
+// crashChild adds items in a loop, then marks some of them done, and prints
+// "seq:recipient" for each entry stored and "seq:done" for each marked done
+// once Add and Done have returned, until it is killed. It marks enough done
+// that the journal is compacted every few lines.
 func crashChild(t *testing.T, path string) {
 	o, err := outbox.Open(path, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
+	const toBeDone = 100 // items per line marked done at once
 	// Bounded so that a child whose parent died cannot run forever.
 	for i := range 100000 {
 		items := []outbox.Item{
 			item(fmt.Sprint("m", i), "text", "alice", "bob"),
 			item("", "text", "carol"),
 		}
+		for range toBeDone {
+			items = append(items, item("", "short-lived", "dave"))
+		}
 		out, err := o.Add(time.Now(), items)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var line []byte
-		for _, e := range stored(out) {
+		for _, e := range stored(out[:2]) {
 			line = fmt.Appendf(line, "%d:%s ", e.Seq, e.Recipient)
+		}
+		for _, e := range stored(out[2:]) {
+			if err := o.Done(e.Seq); err != nil {
+				t.Fatal(err)
+			}
+			line = fmt.Appendf(line, "%d:%s ", e.Seq, doneMark)
 		}
 		// One write per line, so a line is never torn.
 		if _, err := os.Stdout.Write(append(line, '\n')); err != nil {

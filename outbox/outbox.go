@@ -7,7 +7,12 @@
 // outbox through Done once delivered, failed or expired; Pending lists what is
 // left after a restart.
 //
-// The store is a single bbolt file. Entries are kept as JSON keyed by their
+// Done is cheap and survives the process being killed, but not a power loss:
+// the removals of the last moments before a power cut may be forgotten, and
+// those entries are then delivered again. Delivery is at least once.
+//
+// The store is a bbolt file, with a journal of removals beside it (the same
+// name with ".done" appended). Entries are kept as JSON keyed by their
 // big-endian Seq, so they read back in order of acceptance, and Seq keeps
 // increasing across restarts. Idempotency keys are remembered for
 // IdempotencyWindow.
@@ -36,11 +41,6 @@ const IdempotencyWindow = 24 * time.Hour
 // lockTimeout bounds how long Open waits for the file lock, so a second
 // process fails quickly instead of hanging.
 const lockTimeout = time.Second
-
-// doneBatchDelay is how long Done waits for other calls to share its
-// transaction. bbolt's default of 10ms mostly adds latency: while one
-// transaction is being synced, later calls gather into the next one anyway.
-const doneBatchDelay = time.Millisecond
 
 // ErrInUse is returned by Open when another process holds the outbox file.
 var ErrInUse = errors.New("in use by another messenger-bridge")
@@ -85,18 +85,23 @@ type Outbox struct {
 	path string
 	max  int
 
-	// pending counts stored entries. Add raises it after its commit while
-	// holding addMu, and Done lowers it after its commit, so an Add deciding
-	// Full may see too many entries but never too few.
+	// pending counts stored entries not yet done. Add raises it after its
+	// commit while holding addMu, and Done lowers it once the removal is
+	// journalled, so an Add deciding Full may see too many entries but
+	// never too few.
 	pending atomic.Int64
 
 	addMu     sync.Mutex
 	lastPrune time.Time // guarded by addMu
+
+	doneMu  sync.Mutex
+	journal *journal // guarded by doneMu
 }
 
 // Open opens the outbox file at path, creating it and its directory if needed.
 // At most max entries are kept pending; Add refuses items beyond that. Only one
 // process may have the file open: another gets an error wrapping ErrInUse.
+// Entries done before a crash stay done.
 func Open(path string, max int) (*Outbox, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("outbox %s: maximum of %d pending entries must be at least 1", path, max)
@@ -111,34 +116,72 @@ func Open(path string, max int) (*Outbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	db.MaxBatchDelay = doneBatchDelay
 	o := &Outbox{db: db, path: path, max: max}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{entriesBucket, idsBucket, idTimesBucket} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %q: %w", name, err)
-			}
-		}
-		o.pending.Store(int64(tx.Bucket(entriesBucket).Stats().KeyN))
-		return nil
-	})
-	if err != nil {
+	if err := o.recover(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
 	return o, nil
 }
 
-// Close releases the file. After Close, the other methods except Len return
-// errors.
+// recover prepares a newly opened file: it creates the buckets, applies the
+// removals journalled by a process that ended without Close, counts what is
+// pending and starts an empty journal. The old journal is replaced only once
+// its removals are on disk.
+func (o *Outbox) recover() error {
+	done, err := readJournal(journalPath(o.path))
+	if err != nil {
+		return err
+	}
+	err = o.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{entriesBucket, idsBucket, idTimesBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %q: %w", name, err)
+			}
+		}
+		if err := removeEntries(tx, done); err != nil {
+			return fmt.Errorf("apply %d journalled removals: %w", len(done), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Counted after the commit: Stats reads committed pages only.
+	err = o.db.View(func(tx *bolt.Tx) error {
+		o.pending.Store(int64(tx.Bucket(entriesBucket).Stats().KeyN))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	o.journal, err = createJournal(journalPath(o.path))
+	return err
+}
+
+// Close applies the journalled removals and releases the files. After
+// Close, the other methods except Len return errors.
 func (o *Outbox) Close() error {
-	if err := o.db.Close(); err != nil {
+	o.doneMu.Lock()
+	defer o.doneMu.Unlock()
+	if o.journal == nil {
+		return nil
+	}
+	// A journal that could not be applied is kept for the next Open.
+	err := o.compact()
+	if err == nil {
+		err = o.journal.remove()
+	} else {
+		err = errors.Join(err, o.journal.close())
+	}
+	o.journal = nil
+	if err := errors.Join(err, o.db.Close()); err != nil {
 		return fmt.Errorf("outbox %s: close: %w", o.path, err)
 	}
 	return nil
 }
 
-// Len reports how many entries are pending.
+// Len reports how many entries are pending: stored and not yet done.
 func (o *Outbox) Len() int { return int(o.pending.Load()) }
 
 // CorruptError reports entries that Pending could not decode. They are not
@@ -155,31 +198,37 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// Pending returns every stored entry in Seq order. If some cannot be decoded,
-// it returns the others together with a *CorruptError naming them.
+// Pending returns every entry not yet done, in Seq order. If some cannot be
+// decoded, it returns the others together with a *CorruptError naming them.
 func (o *Outbox) Pending() ([]Entry, error) {
+	tx, done, err := o.snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: read pending entries: %w", o.path, err)
+	}
+	defer tx.Rollback()
 	var entries []Entry
 	var bad []uint64
 	var errs []error
-	err := o.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(entriesBucket).ForEach(func(k, v []byte) error {
-			if len(k) != 8 {
-				// Not written by Add: it has no Seq, so Done cannot name it.
-				return fmt.Errorf("malformed key %x", k)
-			}
-			seq := binary.BigEndian.Uint64(k)
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
-				bad = append(bad, seq)
-				errs = append(errs, fmt.Errorf("seq %d: %w", seq, err))
-				return nil
-			}
-			entries = append(entries, Entry{
-				Seq: seq, Batch: r.Batch, Recipient: r.Recipient,
-				PSID: r.PSID, Accepted: r.Accepted, Message: r.Message,
-			})
+	err = tx.Bucket(entriesBucket).ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			// Not written by Add: it has no Seq, so Done cannot name it.
+			return fmt.Errorf("malformed key %x", k)
+		}
+		seq := binary.BigEndian.Uint64(k)
+		if _, ok := done[seq]; ok {
 			return nil
+		}
+		var r record
+		if err := json.Unmarshal(v, &r); err != nil {
+			bad = append(bad, seq)
+			errs = append(errs, fmt.Errorf("seq %d: %w", seq, err))
+			return nil
+		}
+		entries = append(entries, Entry{
+			Seq: seq, Batch: r.Batch, Recipient: r.Recipient,
+			PSID: r.PSID, Accepted: r.Accepted, Message: r.Message,
 		})
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: read pending entries: %w", o.path, err)
@@ -188,38 +237,6 @@ func (o *Outbox) Pending() ([]Entry, error) {
 		return entries, &CorruptError{Path: o.path, Seqs: bad, Err: errors.Join(errs...)}
 	}
 	return entries, nil
-}
-
-// Done removes the entries with the given Seqs; unknown Seqs are ignored. It
-// returns once the removal is on disk. Concurrent calls share transactions,
-// so many workers finishing at once cost few fsyncs.
-func (o *Outbox) Done(seqs ...uint64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	var removed int64
-	// Batch may run the function more than once; only the run that commits
-	// counts.
-	err := o.db.Batch(func(tx *bolt.Tx) error {
-		removed = 0
-		b := tx.Bucket(entriesBucket)
-		for _, seq := range seqs {
-			k := seqKey(seq)
-			if b.Get(k) == nil {
-				continue
-			}
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			removed++
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("outbox %s: remove %d entries: %w", o.path, len(seqs), err)
-	}
-	o.pending.Add(-removed)
-	return nil
 }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }

@@ -283,8 +283,10 @@ func TestFullFreedByDoneAndRestart(t *testing.T) {
 func TestConcurrentDone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	o := open(t, path, 10000)
+	// More entries than one journal holds, so that removals are compacted
+	// while others are journalled.
 	var items []outbox.Item
-	for range 200 {
+	for range 500 {
 		items = append(items, item("", "x", "a", "b", "c", "d", "e"))
 	}
 	entries := stored(add(t, o, t0, items...))
