@@ -101,8 +101,9 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outbox %s: store %d messages: %w", o.path, len(items), err)
+		return nil, o.wrote(fmt.Errorf("outbox %s: store %d messages: %w", o.path, len(items), err))
 	}
+	o.wrote(nil)
 	o.pending.Add(added)
 	if prune {
 		o.lastPrune = now

@@ -51,7 +51,7 @@ func (o *Outbox) Done(seqs ...uint64) error {
 		return nil
 	})
 	if err == nil && len(fresh) > 0 {
-		err = o.journal.add(fresh)
+		err = o.wrote(o.journal.add(fresh))
 	}
 	if err != nil {
 		return fmt.Errorf("outbox %s: mark %d entries done: %w", o.path, len(seqs), err)

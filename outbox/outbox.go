@@ -96,6 +96,36 @@ type Outbox struct {
 
 	doneMu  sync.Mutex
 	journal *journal // guarded by doneMu
+
+	// writeErr is the error of the last write that failed, until a write
+	// succeeds again; see Writable.
+	writeErr atomic.Pointer[error]
+}
+
+// Writable reports why the outbox cannot store messages right now: the
+// error of the last write, until a later write succeeds, or that the outbox
+// is closed. It never writes, so it is cheap enough for a readiness probe.
+func (o *Outbox) Writable() error {
+	o.doneMu.Lock()
+	closed := o.journal == nil
+	o.doneMu.Unlock()
+	if closed {
+		return fmt.Errorf("outbox %s is closed", o.path)
+	}
+	if err := o.writeErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// wrote records the outcome of a write for Writable and returns err.
+func (o *Outbox) wrote(err error) error {
+	if err != nil {
+		o.writeErr.Store(&err)
+	} else {
+		o.writeErr.Store(nil)
+	}
+	return err
 }
 
 // Open opens the outbox file at path, creating it and its directory if needed.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -320,5 +321,22 @@ func TestConcurrentDone(t *testing.T) {
 	o = reopen(t, o, path, 10000)
 	if got := pending(t, o); len(got) != 20 {
 		t.Fatalf("after restart %d entries pending, want 20", len(got))
+	}
+}
+
+func TestWritable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o, err := outbox.Open(path, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Writable(); err != nil {
+		t.Fatalf("Writable on a fresh outbox = %v, want nil", err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Writable(); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("Writable after Close = %v, want an error saying it is closed", err)
 	}
 }

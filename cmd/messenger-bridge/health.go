@@ -37,7 +37,7 @@ const probeTimeout = 5 * time.Second
 func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("messenger-bridge health", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	ready := flags.Bool("ready", false, "probe "+health.ReadyPath+" (connected to the broker, outbox not full) instead of "+health.LivePath)
+	ready := flags.Bool("ready", false, "probe "+health.ReadyPath+" (connected to the broker, outbox writable and not full) instead of "+health.LivePath)
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
 		return exitUsage
 	}
@@ -125,9 +125,13 @@ func brokerReady(b *bridge.Bridge, brokerURL string) health.Check {
 	}
 }
 
-// outboxRoom is ready while the outbox takes new messages.
+// outboxRoom is ready while the outbox can be written and has room for
+// new messages.
 func outboxRoom(box *outbox.Outbox, max int) health.Check {
 	return func() error {
+		if err := box.Writable(); err != nil {
+			return fmt.Errorf("the outbox cannot store messages: %w", err)
+		}
 		if n := box.Len(); n >= max {
 			return fmt.Errorf("the outbox is full (%d messages waiting, OUTBOX_MAX %d): new messages are refused", n, max)
 		}
