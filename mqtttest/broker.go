@@ -4,6 +4,7 @@
 package mqtttest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -121,7 +122,16 @@ func (b *Broker) startMosquitto() {
 		b.tb.Fatalf("%s=mosquitto but no mosquitto binary: %v", EnvBroker, err)
 	}
 	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Mosquitto's log is shown only when the test fails, so it does not mix
+	// with benchmark output.
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	b.tb.Cleanup(func() {
+		if b.tb.Failed() {
+			b.Stop()
+			b.tb.Logf("mosquitto log:\n%s", out.String())
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		b.tb.Fatal(err)
 	}
