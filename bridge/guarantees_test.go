@@ -173,6 +173,10 @@ func TestUndeliveredMessageExpires(t *testing.T) {
 	if n := results["too late"].Attempts; n < 2 {
 		t.Errorf("expired after %d attempts, want retries until the TTL", n)
 	}
+	// The first message was tried, so its result tells what kept failing.
+	if e := results["too late"].Error; !strings.Contains(e.Message, "last error") || e.Code != 2 {
+		t.Errorf("expired error = %+v, want Graph's last error (code 2) in it", e)
+	}
 	if n := len(h.graph.Requests()); n != 0 {
 		t.Errorf("Graph accepted %d messages, want none", n)
 	}

@@ -192,13 +192,19 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[*Job]) {
 func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
 	deadline := j.Accepted.Add(d.opts.TTL)
 	sendCtx := log.WithContext(rs.sendCtx) // the Sender logs as this recipient
+	var lastErr error                      // of the latest failed attempt, shown when the message expires
 	for {
 		if rs.ctx.Err() != nil {
 			return false
 		}
 		if !time.Now().Before(deadline) {
-			d.finish(j, Result{ID: j.Message.ID, Status: Expired, Attempts: j.Attempts, MessageIDs: j.MessageIDs,
-				Error: &ErrorInfo{Message: "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + ")"}}, log)
+			info := &ErrorInfo{Message: "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + ")"}
+			if lastErr != nil {
+				info = describe(rs.sendCtx, j.Recipient, lastErr)
+				info.Message = "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + "); last error: " + info.Message
+				info.Retryable = false
+			}
+			d.finish(j, Result{ID: j.Message.ID, Status: Expired, Attempts: j.Attempts, MessageIDs: j.MessageIDs, Error: info}, log)
 			return true
 		}
 		if hold := time.Until(d.held()); hold > 0 {
@@ -227,6 +233,7 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
 			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts, Error: info}, log)
 			return true
 		}
+		lastErr = err
 		after := retryAfter(err)
 		if after > 0 {
 			d.hold(began.Add(after))
