@@ -6,6 +6,8 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -133,7 +135,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.cfg.Insecure {
 		b.log.Warn().Msg("MQTT_INSECURE is set: the broker's TLS certificate is NOT verified")
 	}
-	b.log.Info().Str("broker", b.cfg.MQTTURL).Str("client_id", b.cfg.MQTTClientID).Msg("connecting to the MQTT broker")
+	b.log.Info().Str("broker", brokerHost(b.cfg.MQTTURL)).Str("client_id", b.cfg.MQTTClientID).Msg("connecting to the MQTT broker")
 	b.client.Connect() // with ConnectRetry it completes only once connected; onConnect does the rest
 
 	var wg sync.WaitGroup
@@ -175,22 +177,58 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 	// Subscribing waits for the broker, so it runs off paho's goroutine.
 	go func() {
 		for c.IsConnectionOpen() {
-			t := c.SubscribeMultiple(subs, nil)
-			if t.WaitTimeout(connectTimeout) && t.Error() == nil {
+			err := b.subscribe(c, subs)
+			if err == nil {
 				b.state.connected()
 				b.once.Do(func() { close(b.connected) })
 				return
 			}
-			err := t.Error()
-			if err == nil {
-				err = errNoSuback
-			}
 			b.log.Error().Err(err).Msg("cannot subscribe to the notify topics; trying again")
+			time.Sleep(connectRetryInterval) // a refusal (an ACL) would otherwise be asked again at once
 		}
 	}()
 }
 
+// brokerHost is the broker URL without a path or query, which in a ws://
+// URL may carry a token.
+func brokerHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparsable MQTT_URL)"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 var errNoSuback = errors.New("the broker did not confirm the subscription in time")
+
+// subQoSFailure is the SUBACK return code of a refused subscription (MQTT
+// 3.1.1 section 3.9.3); paho reports it in the token's Result, not Error.
+const subQoSFailure = 0x80
+
+// subscribe subscribes to subs and checks what the broker granted.
+func (b *Bridge) subscribe(c mqtt.Client, subs map[string]byte) error {
+	t := c.SubscribeMultiple(subs, nil)
+	if !t.WaitTimeout(connectTimeout) {
+		return errNoSuback
+	}
+	if err := t.Error(); err != nil {
+		return err
+	}
+	st, ok := t.(*mqtt.SubscribeToken)
+	if !ok {
+		return nil
+	}
+	for topic, granted := range st.Result() {
+		switch {
+		case granted == subQoSFailure:
+			return fmt.Errorf("the broker refused the subscription to %s (check its ACL for user %q)", topic, b.cfg.MQTTUsername)
+		case granted < subscribeQoS:
+			b.log.Warn().Str("topic", topic).Uint8("qos", granted).
+				Msg("the broker granted less than QoS 1: messages sent while the bridge is away may be lost")
+		}
+	}
+	return nil
+}
 
 // publish sends a message with QoS 1. Results and states are never lost to a
 // reconnect: paho keeps QoS 1 messages until the broker has them.

@@ -24,8 +24,15 @@ func (b *Bridge) discoveryDelay() time.Duration {
 	return defaultDiscoveryDelay
 }
 
-func (b *Bridge) device() discovery.Device {
+// device describes the bridge to Home Assistant. Its node id is the page id;
+// when Graph could not be asked at start, the node announced before is kept
+// (lastNode), so that a start during an internet outage does not replace the
+// device and every entity's unique_id.
+func (b *Bridge) device(lastNode string) discovery.Device {
 	node := b.deps.Page.ID
+	if node == "" {
+		node = lastNode
+	}
 	if node == "" {
 		node = b.cfg.MQTTClientID
 	}
@@ -51,6 +58,7 @@ func (b *Bridge) entities() []discovery.Entity {
 // from Home Assistant at the next start.
 type published struct {
 	Topic   string          `json:"topic"`
+	NodeID  string          `json:"node_id"`
 	Payload json.RawMessage `json:"payload"`
 }
 
@@ -59,7 +67,6 @@ func (b *Bridge) publishedPath() string { return filepath.Join(b.cfg.DataDir, "d
 // publishDiscovery publishes the retained device discovery message, removing
 // components (or a whole device, when the page id changed) announced before.
 func (b *Bridge) publishDiscovery() {
-	d, entities := b.device(), b.entities()
 	var removed []string
 	var prev published
 	raw, err := os.ReadFile(b.publishedPath())
@@ -72,6 +79,7 @@ func (b *Bridge) publishDiscovery() {
 			b.log.Warn().Err(err).Str("file", b.publishedPath()).Msg("ignoring unreadable discovery record")
 		}
 	}
+	d, entities := b.device(prev.NodeID), b.entities()
 	if prev.Topic != "" && prev.Topic != d.Topic() {
 		b.publish(prev.Topic, true, nil) // an empty retained config removes the old device
 	} else if prev.Topic != "" {
@@ -92,7 +100,7 @@ func (b *Bridge) publishDiscovery() {
 		}
 		b.publish(d.Topic(), true, payload)
 	}
-	rec, _ := json.Marshal(published{Topic: d.Topic(), Payload: payload})
+	rec, _ := json.Marshal(published{Topic: d.Topic(), NodeID: d.NodeID, Payload: payload})
 	if err := writeFileAtomic(b.publishedPath(), rec); err != nil {
 		b.log.Warn().Err(err).Msg("cannot record published discovery")
 	}

@@ -126,6 +126,19 @@ func TestDroppedRecipientIsRemovedAtNextStart(t *testing.T) {
 	}
 }
 
+func TestDeviceSurvivesAStartWithoutGraph(t *testing.T) {
+	h := newHarness(t, nil)
+	configs := h.client.Subscribe("homeassistant/device/+/config")
+	mqtttest.Next(t, configs) // the retained config of the first start
+	h.stop()
+	h.offline = true
+	h.start()
+	m := mqtttest.Next(t, configs)
+	if m.Topic != deviceTopic || len(m.Payload) == 0 {
+		t.Fatalf("after a start without Graph: %s %.60q, want the same device announced again", m.Topic, m.Payload)
+	}
+}
+
 func TestTokenProblemTurnsOnAfter190(t *testing.T) {
 	h := newHarness(t, nil)
 	problem := h.client.Subscribe("messenger/bridge/token/problem")

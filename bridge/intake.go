@@ -36,6 +36,7 @@ func (b *Bridge) intake(ctx context.Context) {
 func (b *Bridge) store(batch []inbound) {
 	var (
 		items    []outbox.Item
+		from     []inbound // the MQTT message of each item
 		rejected []rejection
 	)
 	for _, in := range batch {
@@ -43,6 +44,7 @@ func (b *Bridge) store(batch []inbound) {
 		rejected = append(rejected, rej...)
 		if len(item.Entries) > 0 {
 			items = append(items, item)
+			from = append(from, in)
 		}
 	}
 	var stored []outbox.Entry
@@ -60,6 +62,13 @@ func (b *Bridge) store(batch []inbound) {
 			case outbox.Stored:
 				stored = append(stored, o.Entries...)
 			case outbox.Duplicate:
+				if from[i].msg.Duplicate() {
+					// The broker sent it again because the bridge went away
+					// before acknowledging it: it was stored the first time,
+					// and that one's result will come.
+					b.log.Debug().Str("id", items[i].ID).Msg("broker redelivery of a stored message ignored")
+					continue
+				}
 				rejected = append(rejected, refuse(items[i].Entries,
 					fmt.Errorf("duplicate: a message with id %q was accepted in the last 24 hours; not sent again", items[i].ID))...)
 			case outbox.Full:
@@ -93,7 +102,10 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 	topic := in.msg.Topic()
 	name, ok := b.topics.recipient(topic)
 	if !ok {
-		return outbox.Item{}, []rejection{{result: delivery.Failure("", fmt.Errorf("topic %s is not a notify topic", topic))}}
+		// A subscription left in the persistent session by an earlier
+		// configuration (another base topic, discovery since turned off).
+		b.log.Debug().Str("topic", topic).Msg("ignoring a message on a topic the bridge no longer serves")
+		return outbox.Item{}, nil
 	}
 	if name != "" && !config.ValidName(name) {
 		return outbox.Item{}, []rejection{{result: delivery.Failure("", fmt.Errorf(
