@@ -123,6 +123,7 @@ func TestBadInputGetsAFailedResult(t *testing.T) {
 		{"messenger/notify", `{"message":"who?"}`, "", "no recipient"},
 		{"messenger/notify/alice", `{"message":"hi","target":"bob"}`, "alice", `"target"`},
 		{"messenger/notify/Alice", "hello", "", "lower-case"},
+		{"messenger/notify", `{"target":"bob","id":"x","message":5}`, "bob", `"message"`},
 	}
 	for _, c := range cases {
 		h.client.Publish(c.topic, c.payload)

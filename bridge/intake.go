@@ -119,7 +119,14 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 	}
 	msg, err := message.Parse(in.msg.Payload())
 	if err != nil {
-		return fail("", err)
+		if name == "" && len(msg.Targets) > 0 {
+			var rejected []rejection
+			for _, t := range msg.Targets {
+				rejected = append(rejected, b.rejectAll(t, msg.ID, err)...)
+			}
+			return outbox.Item{}, rejected
+		}
+		return fail(msg.ID, err)
 	}
 	if len(msg.Unknown) > 0 {
 		b.log.Debug().Strs("keys", msg.Unknown).Str("topic", topic).Msg("ignoring unknown payload keys")

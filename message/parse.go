@@ -60,8 +60,9 @@ var topKeys = []string{
 // as templating tools produce for optional values. A leading UTF-8 byte order
 // mark is ignored.
 //
-// Parse returns an *InputError when the payload cannot be sent as it stands.
-// Keys it ignores are listed in the result's Unknown field.
+// Parse returns an *InputError when the payload cannot be sent as it stands;
+// the Message then holds only the id and targets it could read. Keys it
+// ignores are listed in the result's Unknown field.
 func Parse(payload []byte) (Message, error) {
 	if len(payload) > MaxPayload {
 		return Message{}, &InputError{Problem: fmt.Sprintf(
@@ -91,13 +92,12 @@ type source struct {
 
 func parseObject(top object) (Message, error) {
 	var d decoder
-	m := Message{
-		ID:           d.id(top.get("id")),
-		Text:         d.text(top),
-		Title:        strings.TrimSpace(d.str(top.get("title"))),
-		Targets:      d.targets(top.get("target")),
-		Notification: d.notification(top.get("notification")),
-	}
+	// The id and targets are read first: the decoder stops at the first
+	// error, and a failed message still needs them for its results.
+	m := Message{ID: d.id(top.get("id")), Targets: d.targets(top.get("target"))}
+	m.Text = d.text(top)
+	m.Title = strings.TrimSpace(d.str(top.get("title")))
+	m.Notification = d.notification(top.get("notification"))
 	replies := d.quickReplies(top.get("quick_replies"))
 	sources := []source{
 		{"image", d.image(top.get("image"))},
@@ -137,7 +137,9 @@ func parseObject(top object) (Message, error) {
 		d.fail("", "%s", problem)
 	}
 	if d.err != nil {
-		return Message{}, d.err
+		// The id and targets, as far as they could be read, let the caller
+		// say which message failed and to whom.
+		return Message{ID: m.ID, Targets: m.Targets}, d.err
 	}
 	m.Unknown = d.unknown
 	return m, nil

@@ -134,3 +134,16 @@ func TestInputErrorText(t *testing.T) {
 		}
 	}
 }
+
+func TestParseErrorKeepsIDAndTargets(t *testing.T) {
+	m, err := Parse([]byte(`{"id":"door-1","target":["alice","family"],"message":5}`))
+	if err == nil {
+		t.Fatal("Parse accepted a number as the message")
+	}
+	if m.ID != "door-1" || len(m.Targets) != 2 || m.Targets[1] != "family" {
+		t.Fatalf("after the error: id %q, targets %v; want door-1 and [alice family]", m.ID, m.Targets)
+	}
+	if m.Text != "" || m.Attachment != nil {
+		t.Fatalf("after the error the message holds more than its id and targets: %+v", m)
+	}
+}
