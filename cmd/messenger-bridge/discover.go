@@ -52,12 +52,8 @@ type discoveredPerson struct {
 func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("discover", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON for scripts instead of a table")
-	pos, code, ok := parseFlags(fs, discoverUsage, args, stdout, stderr)
-	switch {
-	case !ok:
+	if code, ok := parseNoArgs(fs, discoverUsage, args, stdout, stderr); !ok {
 		return code
-	case len(pos) > 0:
-		return usageError(fs, discoverUsage, stderr, fmt.Errorf("unexpected argument %q", pos[0]))
 	}
 	_, g, err := loadPageEnv()
 	if err != nil {
@@ -253,6 +249,18 @@ func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout, stderr io
 		}
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
+}
+
+// parseNoArgs is parseFlags for a command that takes flags only.
+func parseNoArgs(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) (int, bool) {
+	pos, code, ok := parseFlags(fs, usage, args, stdout, stderr)
+	switch {
+	case !ok:
+		return code, false
+	case len(pos) > 0:
+		return usageError(fs, usage, stderr, fmt.Errorf("unexpected argument %q", pos[0])), false
+	}
+	return exitOK, true
 }
 
 func printUsage(fs *flag.FlagSet, usage string, w io.Writer) {

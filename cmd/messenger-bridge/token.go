@@ -97,12 +97,8 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 func runTokenCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("token check", flag.ContinueOnError)
-	pos, code, ok := parseFlags(fs, checkUsage, args, stdout, stderr)
-	switch {
-	case !ok:
+	if code, ok := parseNoArgs(fs, checkUsage, args, stdout, stderr); !ok {
 		return code
-	case len(pos) > 0:
-		return usageError(fs, checkUsage, stderr, fmt.Errorf("unexpected argument %q", pos[0]))
 	}
 	env, g, err := loadPageEnv()
 	var app *graph.App
@@ -249,12 +245,8 @@ func runTokenExchange(ctx context.Context, args []string, stdout, stderr io.Writ
 	appID := fs.String("app-id", "", "the app's id (App settings → Basic); default FB_APP_ID")
 	appSecret := fs.String("app-secret", "", "the app's secret (App settings → Basic); default FB_APP_SECRET")
 	userToken := fs.String("user-token", "", "a user token from the Graph API Explorer, with pages_messaging and pages_show_list; default FB_USER_TOKEN")
-	pos, code, ok := parseFlags(fs, exchangeUsage, args, stdout, stderr)
-	switch {
-	case !ok:
+	if code, ok := parseNoArgs(fs, exchangeUsage, args, stdout, stderr); !ok {
 		return code
-	case len(pos) > 0:
-		return usageError(fs, exchangeUsage, stderr, fmt.Errorf("unexpected argument %q", pos[0]))
 	}
 	env, err := loadGraphEnv()
 	if err != nil {
