@@ -67,6 +67,11 @@ type Bridge struct {
 	connected  chan struct{} // closed on the first connection
 
 	once sync.Once
+
+	// Work started by paho's callbacks and timers, waited for by Run.
+	bgMu    sync.Mutex
+	bg      sync.WaitGroup
+	stopped bool // guarded by bgMu: no new background work
 }
 
 // inbound is an MQTT message waiting to be stored and acknowledged.
@@ -149,6 +154,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 		b.publish(b.topics.State(), true, []byte(stateOffline)).WaitTimeout(2 * time.Second)
 	}
 	b.client.Disconnect(250)
+	b.bgMu.Lock()
+	b.stopped = true
+	b.bgMu.Unlock()
+	b.bg.Wait() // nothing writes to DATA_DIR once Run returns
 	b.log.Info().Int("left_in_outbox", b.deps.Outbox.Len()).Msg("stopped")
 	return nil
 }
@@ -175,7 +184,7 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		subs[b.cfg.DiscoveryPrefix+"/status"] = subscribeQoS
 	}
 	// Subscribing waits for the broker, so it runs off paho's goroutine.
-	go func() {
+	b.background(func() {
 		for c.IsConnectionOpen() {
 			err := b.subscribe(c, subs)
 			if err == nil {
@@ -184,9 +193,34 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 				return
 			}
 			b.log.Error().Err(err).Msg("cannot subscribe to the notify topics; trying again")
-			time.Sleep(connectRetryInterval) // a refusal (an ACL) would otherwise be asked again at once
+			// A refusal (an ACL) would otherwise be asked again at once.
+			if !b.pause(connectRetryInterval) {
+				return
+			}
 		}
-	}()
+	})
+}
+
+// background runs f in a goroutine that Run waits for, unless Run is
+// already finishing.
+func (b *Bridge) background(f func()) {
+	b.bgMu.Lock()
+	defer b.bgMu.Unlock()
+	if !b.stopped {
+		b.bg.Go(f)
+	}
+}
+
+// pause waits for d, or until shutdown begins; it reports whether to go on.
+func (b *Bridge) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.gate.stopped:
+		return false
+	}
 }
 
 // brokerHost is the broker URL without a path or query, which in a ws://

@@ -69,7 +69,11 @@ func (s *status) connected() {
 func (s *status) homeAssistantOnline() {
 	delay := time.Duration(rand.Int64N(int64(s.b.discoveryDelay()) + 1))
 	s.b.log.Debug().Dur("delay", delay).Msg("Home Assistant is online; republishing discovery")
-	time.AfterFunc(delay, s.publishAll)
+	s.b.background(func() {
+		if s.b.pause(delay) {
+			s.publishAll()
+		}
+	})
 }
 
 func (s *status) publishAll() {
