@@ -90,16 +90,37 @@ func (b *Broker) startMochi() {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		b.tb.Fatal(err)
 	}
-	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: b.addr})); err != nil {
+	// The test owns the listener, so that Stop can close it first: the port is
+	// free for Restart, and no client attaches while mochi closes.
+	l, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	if err := srv.AddListener(listeners.NewNet("tcp", l)); err != nil {
 		b.tb.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {
 		b.tb.Fatal(err)
 	}
 	b.mu.Lock()
-	b.stop = func() { _ = srv.Close() }
+	b.stop = func() {
+		l.Close()
+		// mochi v2.7.9's Close can deadlock when a client comes or goes at
+		// that moment (Clients.GetByListener takes its read lock twice).
+		// The port is already free; a stuck Close only leaks a goroutine.
+		closed := make(chan struct{})
+		go func() { _ = srv.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(closeTimeout):
+			b.tb.Logf("mochi did not close within %s (its known lock bug); going on", closeTimeout)
+		}
+	}
 	b.mu.Unlock()
 }
+
+// closeTimeout bounds the wait for the in-process broker to close.
+const closeTimeout = 5 * time.Second
 
 func (b *Broker) startMosquitto() {
 	_, port, _ := net.SplitHostPort(b.addr)
