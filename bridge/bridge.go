@@ -140,7 +140,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.cfg.Insecure {
 		b.log.Warn().Msg("MQTT_INSECURE is set: the broker's TLS certificate is NOT verified")
 	}
-	b.log.Info().Str("broker", brokerHost(b.cfg.MQTTURL)).Str("client_id", b.cfg.MQTTClientID).Msg("connecting to the MQTT broker")
+	b.log.Info().Str("broker", BrokerHost(b.cfg.MQTTURL)).Str("client_id", b.cfg.MQTTClientID).Msg("connecting to the MQTT broker")
 	b.client.Connect() // with ConnectRetry it completes only once connected; onConnect does the rest
 
 	var wg sync.WaitGroup
@@ -223,12 +223,13 @@ func (b *Bridge) pause(d time.Duration) bool {
 	}
 }
 
-// brokerHost is the broker URL without a path or query, which in a ws://
-// URL may carry a token.
-func brokerHost(raw string) string {
+// BrokerHost returns the scheme and host of a broker URL, which are safe to
+// show: the path or query of a ws:// URL may carry a token. It returns ""
+// for a URL without a host.
+func BrokerHost(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "(unparsable MQTT_URL)"
+		return ""
 	}
 	return u.Scheme + "://" + u.Host
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	stdlog "log"
 	"net"
-	"net/url"
 	"os"
 	"reflect"
 	"time"
@@ -109,8 +108,8 @@ func serveHTTP(ctx context.Context, cfg *config.Config, b *bridge.Bridge, box *o
 // connection is open.
 func brokerReady(b *bridge.Bridge, brokerURL string) health.Check {
 	broker := "the MQTT broker"
-	if u, err := url.Parse(brokerURL); err == nil && u.Host != "" {
-		broker += " at " + u.Scheme + "://" + u.Host // a ws:// URL's path or query may carry a token
+	if host := bridge.BrokerHost(brokerURL); host != "" {
+		broker += " at " + host
 	}
 	return func() error {
 		select {
