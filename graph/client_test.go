@@ -79,14 +79,14 @@ func TestSend(t *testing.T) {
 		},
 		{
 			name:   "message tag",
-			config: func(c *graph.Config) { c.MessagingType, c.Tag = graph.MessagingTag, "ACCOUNT_UPDATE" },
+			config: func(c *graph.Config) { c.MessagingType, c.Tag = graph.MessagingTag, "HUMAN_AGENT" },
 			out:    graph.Out{Text: "tagged"},
 			n:      graph.NotifyRegular,
-			want:   graphtest.Request{MessagingType: "MESSAGE_TAG", Tag: "ACCOUNT_UPDATE", Text: "tagged", Notification: "REGULAR"},
+			want:   graphtest.Request{MessagingType: "MESSAGE_TAG", Tag: "HUMAN_AGENT", Text: "tagged", Notification: "REGULAR"},
 		},
 		{
 			name:   "tag only with MESSAGE_TAG",
-			config: func(c *graph.Config) { c.MessagingType, c.Tag = graph.MessagingUpdate, "ACCOUNT_UPDATE" },
+			config: func(c *graph.Config) { c.MessagingType, c.Tag = graph.MessagingUpdate, "HUMAN_AGENT" },
 			out:    graph.Out{Text: "untagged"},
 			want:   graphtest.Request{MessagingType: "UPDATE", Text: "untagged"},
 		},

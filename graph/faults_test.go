@@ -113,9 +113,9 @@ func TestOutsideWindow(t *testing.T) {
 	if !errors.As(err, &ge) || ge.Code != graph.CodePermissionDenied || ge.Subcode != graph.SubcodeOutsideWindow {
 		t.Fatalf("UPDATE outside the window: error = %v, want code 10/2018278", err)
 	}
-	tagged := newClient(t, s.URL, func(c *graph.Config) { c.MessagingType, c.Tag = graph.MessagingTag, "ACCOUNT_UPDATE" })
+	tagged := newClient(t, s.URL, func(c *graph.Config) { c.MessagingType, c.Tag = graph.MessagingTag, "HUMAN_AGENT" })
 	if _, err := tagged.Send(t.Context(), psid, graph.Out{Text: "tagged"}, ""); err != nil {
-		t.Errorf("MESSAGE_TAG outside the window: %v", err)
+		t.Errorf("HUMAN_AGENT outside the window: %v", err)
 	}
 }
 

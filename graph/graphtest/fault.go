@@ -12,8 +12,10 @@ type Fault struct {
 	Status        int // HTTP status; default 400 with a Code, 500 without
 	Code, Subcode int
 	Type, Message string
-	Transient     bool   // is_transient
-	RetryAfter    string // Retry-After header, when set
+	// UserTitle and UserMessage are error_user_title and error_user_msg.
+	UserTitle, UserMessage string
+	Transient              bool   // is_transient
+	RetryAfter             string // Retry-After header, when set
 	// Hang makes the server never answer, until the request's context ends
 	// or the server closes.
 	Hang bool
@@ -38,6 +40,18 @@ var (
 	NoSuchUser = Fault{Status: http.StatusBadRequest, Code: 100, Subcode: 2018001, Type: oauth, Message: "(#100) No matching user found"}
 	// UserUnavailable is a person who blocked the page or left Messenger.
 	UserUnavailable = Fault{Status: http.StatusBadRequest, Code: 551, Subcode: 1545041, Type: oauth, Message: "(#551) This person isn't available right now."}
+	// OutsideWindowSince2026 is the other answer Graph gives, since 2026,
+	// to a message sent outside the 24-hour window.
+	OutsideWindowSince2026 = Fault{Status: http.StatusBadRequest, Code: 10, Subcode: 2534022, Type: oauth,
+		Message: "(#10) This message is sent outside of allowed window."}
+	// NoRole is a person without a role on an app that has not passed App
+	// Review.
+	NoRole = Fault{Status: http.StatusBadRequest, Code: 200, Subcode: 2018028, Type: oauth,
+		Message: "(#200) Cannot message users who are not admins, developers or testers of the app until pages_messaging permission is reviewed and the app is live."}
+	// PageRestricted is a page Meta has temporarily restricted from sending.
+	PageRestricted = Fault{Status: http.StatusBadRequest, Code: 10, Subcode: 1893063, Type: oauth,
+		Message:   "(#10) This Page is temporarily restricted from sending messages.",
+		UserTitle: "Page Restricted", UserMessage: "This Page can't send messages right now because of activity that doesn't follow our Community Standards."}
 	// BadGateway is a proxy's 502 without a Graph error.
 	BadGateway = Fault{Status: http.StatusBadGateway}
 	// NoAnswer never answers.
@@ -59,6 +73,15 @@ var (
 	badProof     = Fault{Code: 100, Type: method, Message: "Invalid appsecret_proof provided in the API argument"}
 	tooLarge     = Fault{Code: 100, Subcode: 2018109, Type: oauth, Message: "(#100) Attachment size exceeds allowable limit"}
 	noAttachment = Fault{Code: 100, Type: oauth, Message: "(#100) Invalid attachment_id"}
+	// deadTag is Graph's answer, since 2026-04-27, to the tags Meta retired.
+	deadTag = Fault{Code: 100, Subcode: 1893061, Type: oauth, Message: "Invalid parameter",
+		UserTitle:   "Deprecated Message Tag Not Allowed",
+		UserMessage: "This message tag has been deprecated and can no longer be used. Send the message within the 24-hour window, or use a utility template."}
+	noTemplate     = Fault{Code: 100, Type: oauth, Message: "(#100) Template cannot be found."}
+	badTemplateArg = Fault{Code: 100, Subcode: 1893043, Type: oauth, Message: "(#100) Invalid parameter",
+		UserTitle:   "Invalid Template Parameter",
+		UserMessage: "Template parameters can't contain the characters #, %, $, emoji or new lines."}
+	noUtilityScope = Fault{Code: 10, Type: oauth, Message: "(#10) This endpoint requires the 'pages_utility_messaging' permission to manage the object"}
 )
 
 // param is a code 100 fault about one parameter.
@@ -74,6 +97,8 @@ type errorBody struct {
 		Code      int    `json:"code"`
 		Subcode   int    `json:"error_subcode,omitempty"`
 		Transient bool   `json:"is_transient,omitempty"`
+		UserTitle string `json:"error_user_title,omitempty"`
+		UserMsg   string `json:"error_user_msg,omitempty"`
 		FBTraceID string `json:"fbtrace_id"`
 	} `json:"error"`
 }
@@ -104,6 +129,7 @@ func (f Fault) write(w http.ResponseWriter, trace string) {
 	var b errorBody
 	b.Error.Message, b.Error.Type, b.Error.Code, b.Error.Subcode = f.Message, f.Type, f.Code, f.Subcode
 	b.Error.Transient, b.Error.FBTraceID = f.Transient, trace
+	b.Error.UserTitle, b.Error.UserMsg = f.UserTitle, f.UserMessage
 	writeJSON(w, status, b)
 }
 

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -33,6 +35,23 @@ type wireMessage struct {
 		Title       string `json:"title"`
 		Payload     string `json:"payload"`
 	} `json:"quick_replies"`
+	Template *wireTemplate `json:"template"`
+}
+
+// wireTemplate is the template of a UTILITY send's message.
+type wireTemplate struct {
+	Name     string `json:"name"`
+	Language struct {
+		Code string `json:"code"`
+	} `json:"language"`
+	Components []struct {
+		Type       string `json:"type"`
+		Parameters []struct {
+			Type string `json:"type"`
+			Name string `json:"parameter_name"`
+			Text string `json:"text"`
+		} `json:"parameters"`
+	} `json:"components"`
 }
 
 // serveSend answers POST /{version}/{node}/messages, the Send API.
@@ -67,12 +86,69 @@ func (s *Server) send(c call) (map[string]string, Fault, bool) {
 	if f, failed := checkDelivery(req); failed {
 		return nil, f, true
 	}
+	if req.MessagingType == "UTILITY" {
+		return s.sendTemplate(req, c)
+	}
 	m, f, failed := readMessage(c)
 	if failed {
 		return nil, f, true
 	}
 	req.Text, req.QuickReplies, req.Attachment = textOf(m), titles(m), attachmentOf(m, c.file)
 	return s.accept(req)
+}
+
+// sendTemplate checks a UTILITY send, which needs the page token's
+// pages_utility_messaging permission and an approved template whose named
+// body parameters the message fills, and delivers it whatever the window.
+func (s *Server) sendTemplate(req Request, c call) (map[string]string, Fault, bool) {
+	var m wireMessage
+	if raw := c.params["message"]; raw == "" || json.Unmarshal([]byte(raw), &m) != nil {
+		return nil, param("param message must be a JSON object."), true
+	}
+	t := m.Template
+	switch {
+	case t == nil || t.Name == "":
+		return nil, param("param message[template] is required when messaging_type is UTILITY."), true
+	case m.Text != nil || m.Attachment != nil || len(m.QuickReplies) > 0:
+		return nil, param("A UTILITY message carries a template only."), true
+	case t.Language.Code == "":
+		return nil, param("param message[template][language][code] must be non-empty."), true
+	case !s.hasScope(UtilityScope):
+		return nil, noUtilityScope, true
+	}
+	params := make(map[string]string)
+	for _, comp := range t.Components {
+		if !strings.EqualFold(comp.Type, "body") {
+			continue
+		}
+		for _, p := range comp.Parameters {
+			if badParameter(p.Text) {
+				return nil, badTemplateArg, true
+			}
+			params[p.Name] = p.Text
+		}
+	}
+	s.mu.Lock()
+	tmpl, ok := s.template(t.Name, t.Language.Code)
+	s.mu.Unlock()
+	if !ok || tmpl.Status != TemplateApproved {
+		return nil, noTemplate, true
+	}
+	text, ok := fill(tmpl.Body, params)
+	switch {
+	case !ok:
+		return nil, param("Number of parameters does not match the expected number of params"), true
+	case utf8.RuneCountInString(text) > maxTemplateBody:
+		return nil, param(fmt.Sprintf("Template body must be at most %d characters once its parameters are filled in", maxTemplateBody)), true
+	}
+	req.Template = &TemplateReq{Name: t.Name, Language: t.Language.Code, Params: params, Text: text}
+	return s.accept(req)
+}
+
+// hasScope reports whether the page token has the permission scope.
+func (s *Server) hasScope(scope string) (ok bool) {
+	s.locked(func(st *setup) { ok = slices.Contains(st.tokens[s.token].Scopes, scope) })
+	return ok
 }
 
 // accept delivers a checked message, if its recipient may get it, and
@@ -84,7 +160,7 @@ func (s *Server) accept(req Request) (map[string]string, Fault, bool) {
 	switch {
 	case !known:
 		return nil, NoSuchUser, true
-	case !inWindow && (req.MessagingType != "MESSAGE_TAG" || req.Tag == ""):
+	case !inWindow && req.MessagingType != "UTILITY" && req.Tag != humanAgent:
 		return nil, OutsideWindow, true
 	}
 	answer := map[string]string{"recipient_id": req.PSID}
@@ -154,16 +230,29 @@ func (s *Server) newAttachmentID() string {
 	return strconv.Itoa(1_000_000_000_000_000 + s.nextSeq())
 }
 
+// humanAgent is the one message tag still served in 2026: a person's
+// answer, up to 7 days after the customer wrote.
+const humanAgent = "HUMAN_AGENT"
+
+// deadTags are the message tags Meta refuses since 2026-04-27, even inside
+// the 24-hour window.
+var deadTags = []string{"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"}
+
 // checkDelivery checks messaging_type, tag and notification_type.
 func checkDelivery(req Request) (Fault, bool) {
 	switch req.MessagingType {
-	case "RESPONSE", "UPDATE":
+	case "RESPONSE", "UPDATE", "UTILITY":
 	case "MESSAGE_TAG":
-		if req.Tag == "" {
+		switch {
+		case req.Tag == "":
 			return param("param tag must be non-empty when messaging_type is MESSAGE_TAG."), true
+		case slices.Contains(deadTags, req.Tag):
+			return deadTag, true
+		case req.Tag != humanAgent:
+			return param("param tag must be one of {HUMAN_AGENT}."), true
 		}
 	default:
-		return param("param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}."), true
+		return param("param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG, UTILITY}."), true
 	}
 	switch req.Notification {
 	case "", "REGULAR", "SILENT_PUSH", "NO_PUSH":

@@ -1,16 +1,18 @@
 // Package graphtest runs a fake Facebook Graph API for tests. It answers the
 // Messenger Send API, the Attachment Upload API and GET /me with the JSON
-// shapes and HTTP statuses of the real API, records the messages it
-// accepted, and fails calls on demand.
+// shapes and HTTP statuses of the real API as it behaves in 2026, records the
+// messages it accepted, and fails calls on demand.
 //
 // It checks calls the way Graph does: the token, sent as a bearer token or
 // as access_token (none: code 2500; wrong: code 190), the appsecret_proof
 // once RequireAppSecret was called (code 100), the recipient (code 100,
-// subcode 2018001), the 24-hour window (code 10, subcode 2018278), and the
-// message: a text of at most 2000 characters or one attachment, at most 13
-// quick replies with titles of at most 20 characters, and uploads of at most
-// 25 MB (code 100). Parameters may come in the query string or in a JSON,
-// form or multipart body.
+// subcode 2018001), the 24-hour window (code 10, subcode 2018278), the
+// message tags Meta retired on 2026-04-27 (code 100, subcode 1893061, even
+// inside the window), UTILITY sends through an approved utility template
+// (see templates.go), and the message: a text of at most 2000 characters or
+// one attachment, at most 13 quick replies with titles of at most 20
+// characters, and uploads of at most 25 MB (code 100). Parameters may come
+// in the query string or in a JSON, form or multipart body.
 package graphtest
 
 import (
@@ -46,6 +48,7 @@ type Server struct {
 	faults      []Fault
 	requests    []Request
 	attachments map[string]AttachmentReq // by attachment_id
+	templates   []Template
 	uploads     int
 	calls       int
 	seq         int
@@ -56,8 +59,17 @@ type Request struct {
 	PSID, MessagingType, Tag, Notification, Text string
 	QuickReplies                                 []string // titles
 	Attachment                                   *AttachmentReq
-	AppSecretProof                               string
-	At                                           time.Time
+	// Template is the utility template of a UTILITY send, else nil.
+	Template       *TemplateReq
+	AppSecretProof string
+	At             time.Time
+}
+
+// TemplateReq is the template of a UTILITY send.
+type TemplateReq struct {
+	Name, Language string
+	Params         map[string]string // named body parameters
+	Text           string            // the body as the person reads it
 }
 
 // AttachmentReq is the attachment of a message or an upload. Sent by
@@ -125,7 +137,7 @@ func (s *Server) AddUser(psid string) { s.setUser(psid, true) }
 
 // AddUserOutsideWindow adds a person who last wrote to the page more than
 // 24 hours ago: messages to them fail with code 10, subcode 2018278, unless
-// sent as MESSAGE_TAG with a tag.
+// sent as a UTILITY template or with the HUMAN_AGENT tag.
 func (s *Server) AddUserOutsideWindow(psid string) { s.setUser(psid, false) }
 
 func (s *Server) setUser(psid string, inWindow bool) {

@@ -34,7 +34,7 @@ const (
 // MessagingScopes are the permissions of the page token and of the user
 // tokens, unless SetTokenInfo says otherwise: what the bridge and its setup
 // commands need.
-var MessagingScopes = []string{"pages_messaging", "pages_show_list", "pages_manage_metadata", "pages_read_engagement"}
+var MessagingScopes = []string{"pages_messaging", "pages_show_list", "pages_manage_metadata", "pages_read_engagement", UtilityScope}
 
 // The person who manages the page and made its token, and the app's name.
 const (
