@@ -20,6 +20,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
+	"github.com/messenger-bridge/messenger-bridge/reach"
 )
 
 // Payloads of the retained state topic, also Home Assistant's availability.
@@ -37,8 +38,12 @@ const intakeBatch = 256
 
 // Deps are the parts a Bridge works with, built by main.
 type Deps struct {
-	Outbox  *outbox.Outbox
-	Sender  delivery.Sender
+	Outbox *outbox.Outbox
+	Sender delivery.Sender
+	// Reach is what the Sender learns of people's windows and of the page,
+	// published on the person topics and the "Page restricted" sensor; nil
+	// publishes a Tracker nobody writes to.
+	Reach   *reach.Tracker
 	Page    graph.Page // zero when the page could not be read at start
 	Version string
 	// Token is the page token's state as known at start.
@@ -63,6 +68,7 @@ type Bridge struct {
 	inbox      *fifo.Queue[inbound]
 	dispatcher *delivery.Dispatcher
 	state      *status
+	people     *people
 	gate       *resumeGate
 	connected  chan struct{} // closed on the first connection
 
@@ -90,6 +96,10 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		connected: make(chan struct{}),
 	}
 	b.state = newStatus(b, deps.Token)
+	if deps.Reach == nil {
+		deps.Reach = reach.New(nil)
+	}
+	b.people = newPeople(b, deps.Reach)
 	if deps.Metrics != nil && deps.Delivery.Observer == nil {
 		deps.Delivery.Observer = deps.Metrics
 	}
@@ -146,6 +156,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { b.dispatcher.Run(ctx) })
 	wg.Go(func() { b.intake(ctx) })
+	wg.Go(func() { b.people.run(ctx) })
 	<-ctx.Done()
 	b.log.Info().Msg("shutting down: finishing deliveries in flight")
 	wg.Wait()

@@ -18,8 +18,9 @@ func TestPlainTextIsSentAndReported(t *testing.T) {
 	if req.PSID != alicePSID || req.Text != "Someone is at the front door" {
 		t.Fatalf("Graph got %s %q, want alice's PSID and the payload as text", req.PSID, req.Text)
 	}
-	if req.MessagingType != "MESSAGE_TAG" || req.Tag != "ACCOUNT_UPDATE" {
-		t.Errorf("messaging_type/tag = %s/%s, want MESSAGE_TAG/ACCOUNT_UPDATE", req.MessagingType, req.Tag)
+	// The default configuration: UPDATE, no tag (Meta refuses the old tags since 2026-04-27).
+	if req.MessagingType != "UPDATE" || req.Tag != "" {
+		t.Errorf("messaging_type/tag = %s/%s, want UPDATE and no tag", req.MessagingType, req.Tag)
 	}
 	r := h.result("alice")
 	if r.Status != delivery.Sent || len(r.MessageIDs) != 1 || r.Attempts != 1 {
@@ -194,8 +195,8 @@ func TestGraphErrorClasses(t *testing.T) {
 	})
 	t.Run("no such user fails at once", func(t *testing.T) {
 		h.graph.FailNext(1, graphtest.NoSuchUser)
-		h.client.Publish("messenger/notify/bob", "who?")
-		if r := h.result("bob"); r.Status != delivery.Failed || r.Error.Code != 100 || r.Error.Subcode != 2018001 {
+		h.client.Publish("messenger/notify/alice", "who?")
+		if r := h.result("alice"); r.Status != delivery.Failed || r.Error.Code != 100 || r.Error.Subcode != 2018001 {
 			t.Fatalf("result = %+v, want failed with 100/2018001", r)
 		}
 	})

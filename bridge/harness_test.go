@@ -19,6 +19,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
+	"github.com/messenger-bridge/messenger-bridge/reach"
 )
 
 // Test identities. The token is long and unusual so that a leak is found
@@ -28,6 +29,10 @@ const (
 	alicePSID = "26428272146817880"
 	bobPSID   = "7391000000000001"
 )
+
+// restrictedHold is how long the harness's bridge holds every recipient
+// after Meta answered that the page is restricted.
+const restrictedHold = 300 * time.Millisecond
 
 // harness runs one bridge against a real broker and a fake Graph API, and
 // plays the home-automation side through MQTT only.
@@ -93,7 +98,6 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 		"LOG_FORMAT":      "json",
 		"LOG_LEVEL":       "debug",
 		"HA_DISCOVERY":    "true",
-		"FB_MESSAGE_TAG":  "ACCOUNT_UPDATE",
 		"MESSAGE_TTL":     "1h",
 		"OUTBOX_MAX":      "10000",
 		"MEDIA_DIRS":      "",
@@ -144,10 +148,16 @@ func (h *harness) start() {
 			h.t.Fatal(err)
 		}
 	}
+	people := reach.New(nil)
+	opts := []delivery.MessengerOption{delivery.WithReach(people)}
+	if cfg.UtilityTemplate != "" {
+		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
+	}
 	b, err := bridge.New(cfg, bridge.Deps{
-		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate), Page: page,
+		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Page: page,
 		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test",
-		Delivery:       delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		Delivery: delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			RestrictedHold: restrictedHold},
 		DiscoveryDelay: 20 * time.Millisecond,
 	}, log)
 	if err != nil {

@@ -61,6 +61,7 @@ func (s *status) connected() {
 	b := s.b
 	b.publish(b.topics.State(), true, []byte(stateOnline))
 	s.publishAll()
+	b.people.all()
 }
 
 // homeAssistantOnline republishes discovery after Home Assistant restarted,

@@ -11,10 +11,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-)
 
-// graphVersion matches a Graph API version such as v25.0.
-var graphVersion = regexp.MustCompile(`^v\d+\.\d+$`)
+	"github.com/messenger-bridge/messenger-bridge/graph"
+)
 
 // brokerSchemes lists the MQTT_URL schemes paho.mqtt.golang dials, whether
 // each uses TLS, and the port to fill in when none is given: 1883 and 8883
@@ -68,18 +67,57 @@ func (c *Config) checkGraph() error {
 		return &Error{Var: "FB_APP_ID", Problem: fmt.Sprintf("want the numeric app id, got %q", c.AppID)}
 	}
 	var err error
-	if c.GraphURL, err = httpURL("FB_GRAPH_URL", c.GraphURL, "https://graph.facebook.com"); err != nil {
+	if c.GraphURL, err = httpURL("FB_GRAPH_URL", c.GraphURL, graph.DefaultBaseURL); err != nil {
 		return err
 	}
-	if !graphVersion.MatchString(c.GraphVersion) {
-		return &Error{Var: "FB_GRAPH_VERSION", Problem: fmt.Sprintf("want vMAJOR.MINOR such as v25.0, got %q", c.GraphVersion)}
+	if err := graph.CheckVersion(c.GraphVersion); err != nil {
+		return &Error{Var: "FB_GRAPH_VERSION", Problem: err.Error()}
 	}
-	if c.MessagingType, err = oneOf("FB_MESSAGING_TYPE", c.MessagingType, strings.ToUpper, "RESPONSE", "UPDATE", "MESSAGE_TAG"); err != nil {
+	if c.MessagingType, err = oneOf("FB_MESSAGING_TYPE", c.MessagingType, strings.ToUpper,
+		graph.MessagingResponse, graph.MessagingUpdate, graph.MessagingTag); err != nil {
 		return err
 	}
+	if err := c.checkTag(); err != nil {
+		return err
+	}
+	return c.checkTemplate()
+}
+
+// checkTag refuses the message tags Meta retired, and warns of HUMAN_AGENT.
+func (c *Config) checkTag() error {
 	c.MessageTag = strings.ToUpper(strings.TrimSpace(c.MessageTag))
-	if c.MessagingType == "MESSAGE_TAG" && c.MessageTag == "" {
-		return &Error{Var: "FB_MESSAGE_TAG", Problem: "required when FB_MESSAGING_TYPE is MESSAGE_TAG, e.g. ACCOUNT_UPDATE"}
+	switch {
+	case c.MessagingType != graph.MessagingTag && c.MessageTag != "":
+		c.Warnings = append(c.Warnings, fmt.Sprintf("FB_MESSAGE_TAG=%s is ignored: it is sent only with FB_MESSAGING_TYPE=MESSAGE_TAG", c.MessageTag))
+		c.MessageTag = ""
+	case c.MessagingType != graph.MessagingTag:
+	case c.MessageTag == "":
+		return &Error{Var: "FB_MESSAGE_TAG", Problem: "required when FB_MESSAGING_TYPE is MESSAGE_TAG; but alerts need no tag: set FB_MESSAGING_TYPE=UPDATE"}
+	case slices.Contains(graph.RetiredTags, c.MessageTag):
+		return &Error{Var: "FB_MESSAGE_TAG", Problem: fmt.Sprintf(
+			"Meta refuses the tag %s since %s (error 100/1893061), even inside the 24-hour window: unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE, and set FB_UTILITY_TEMPLATE to reach people whose window is closed (messenger-bridge template create)",
+			c.MessageTag, graph.TagsRetiredOn)}
+	case c.MessageTag == graph.TagHumanAgent:
+		c.Warnings = append(c.Warnings, "FB_MESSAGE_TAG=HUMAN_AGENT needs the Human Agent permission (App Review) and is meant for messages a person writes, up to 7 days after the person wrote; for alerts set FB_MESSAGING_TYPE=UPDATE and FB_UTILITY_TEMPLATE")
+	}
+	return nil
+}
+
+// templateName matches a template name as Meta allows it: lowercase
+// letters, digits and underscores, at most 512 characters.
+var templateName = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+
+// templateLang matches a template language code such as en, en_US or fil.
+var templateLang = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+
+func (c *Config) checkTemplate() error {
+	c.UtilityTemplate = strings.TrimSpace(c.UtilityTemplate)
+	c.UtilityTemplateLang = strings.TrimSpace(c.UtilityTemplateLang)
+	if c.UtilityTemplate != "" && !templateName.MatchString(c.UtilityTemplate) {
+		return &Error{Var: "FB_UTILITY_TEMPLATE", Problem: fmt.Sprintf("want a template name of lowercase letters, digits and _, such as home_alert, got %q", c.UtilityTemplate)}
+	}
+	if !templateLang.MatchString(c.UtilityTemplateLang) {
+		return &Error{Var: "FB_UTILITY_TEMPLATE_LANG", Problem: fmt.Sprintf("want a language code such as en_US, got %q", c.UtilityTemplateLang)}
 	}
 	return nil
 }

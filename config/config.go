@@ -7,10 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/messenger-bridge/messenger-bridge/graph"
 )
 
 // Config is the bridge's configuration. Each field is read from the variable
@@ -25,14 +30,22 @@ type Config struct {
 	AppSecret     Secret `envconfig:"FB_APP_SECRET" desc:"App secret; when set, Graph calls carry appsecret_proof and webhooks are verified"`
 	AppSecretFile string `envconfig:"FB_APP_SECRET_FILE" desc:"File holding the app secret"`
 	AppID         string `envconfig:"FB_APP_ID" desc:"Numeric app id, used by the token tools"`
-	// GraphURL is an http or https URL without a trailing slash.
-	GraphURL string `envconfig:"FB_GRAPH_URL" default:"https://graph.facebook.com" desc:"Graph API root"`
-	// GraphVersion is "v" MAJOR "." MINOR.
-	GraphVersion string `envconfig:"FB_GRAPH_VERSION" default:"v25.0" desc:"Graph API version in every path"`
-	// MessagingType is RESPONSE, UPDATE or MESSAGE_TAG, upper case.
-	MessagingType string `envconfig:"FB_MESSAGING_TYPE" default:"MESSAGE_TAG" desc:"RESPONSE, UPDATE or MESSAGE_TAG"`
-	// MessageTag is upper case, and set when MessagingType is MESSAGE_TAG.
-	MessageTag string `envconfig:"FB_MESSAGE_TAG" default:"ACCOUNT_UPDATE" desc:"Tag sent when the messaging type is MESSAGE_TAG"`
+	// GraphURL is an http or https URL without a trailing slash; default
+	// graph.DefaultBaseURL (see graphDefaults).
+	GraphURL string `envconfig:"FB_GRAPH_URL" desc:"Graph API root"`
+	// GraphVersion is "v" MAJOR "." MINOR; default graph.DefaultVersion.
+	GraphVersion string `envconfig:"FB_GRAPH_VERSION" desc:"Graph API version in every path"`
+	// MessagingType is RESPONSE, UPDATE or MESSAGE_TAG, upper case; default
+	// graph.DefaultMessagingType.
+	MessagingType string `envconfig:"FB_MESSAGING_TYPE" desc:"RESPONSE or UPDATE (both need the person's 24-hour window open), or MESSAGE_TAG"`
+	// MessageTag is upper case, set when MessagingType is MESSAGE_TAG and
+	// empty otherwise, and never one of graph.RetiredTags.
+	MessageTag string `envconfig:"FB_MESSAGE_TAG" desc:"Tag sent with MESSAGE_TAG; ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE and POST_PURCHASE_UPDATE are refused by Meta since 2026-04-27"`
+	// UtilityTemplate is empty or the name of a utility template: lowercase
+	// letters, digits and underscores.
+	UtilityTemplate string `envconfig:"FB_UTILITY_TEMPLATE" desc:"Approved utility template for people whose 24-hour window is closed (messenger-bridge template create)"`
+	// UtilityTemplateLang is a language code such as en_US.
+	UtilityTemplateLang string `envconfig:"FB_UTILITY_TEMPLATE_LANG" default:"en_US" desc:"Language of FB_UTILITY_TEMPLATE"`
 
 	// Recipients has at least one entry and no name twice.
 	Recipients []Recipient `envconfig:"RECIPIENTS" desc:"Required. name:PSID pairs, comma separated, e.g. alice:26428272146817880"`
@@ -80,6 +93,29 @@ type Config struct {
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info" desc:"trace, debug, info, warn or error"`
 	// LogFormat is json, console or auto, lower case.
 	LogFormat string `envconfig:"LOG_FORMAT" default:"auto" desc:"json, console, or auto (console on a terminal, JSON otherwise)"`
+
+	// Warnings are settings that work but deserve a word in the log at
+	// start, one line each, naming the variable.
+	Warnings []string `ignored:"true"`
+}
+
+// graphDefaults are the variables whose defaults package graph holds, the
+// one place each is stated: Load fills them in, and Usage shows them.
+var graphDefaults = map[string]string{
+	"FB_GRAPH_URL":      graph.DefaultBaseURL,
+	"FB_GRAPH_VERSION":  graph.DefaultVersion,
+	"FB_MESSAGING_TYPE": graph.DefaultMessagingType,
+}
+
+// withGraphDefaults returns a Config holding graphDefaults, for envconfig
+// to fill in the rest of: it leaves a field without a variable or a
+// default tag as it finds it.
+func withGraphDefaults() Config {
+	return Config{
+		GraphURL:      graphDefaults["FB_GRAPH_URL"],
+		GraphVersion:  graphDefaults["FB_GRAPH_VERSION"],
+		MessagingType: graphDefaults["FB_MESSAGING_TYPE"],
+	}
 }
 
 // Error is a configuration problem. Its text is one line a person can act on,
@@ -104,7 +140,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // defaults, reads secrets from their _FILE variants and checks every value.
 // A problem is reported as an *Error naming the variable.
 func Load() (*Config, error) {
-	var c Config
+	c := withGraphDefaults()
 	if err := envconfig.Process("", &c); err != nil {
 		return nil, fromEnvconfig(err)
 	}
@@ -116,18 +152,29 @@ func Load() (*Config, error) {
 
 // usageFormat is envconfig's table without its REQUIRED column: whether
 // FB_PAGE_TOKEN is required depends on FB_PAGE_TOKEN_FILE, so the
-// descriptions say it.
+// descriptions say it. %s is where graphDefaults are looked up.
 const usageFormat = `messenger-bridge reads these environment variables:
 
 VARIABLE	TYPE	DEFAULT	MEANING
-{{range .}}{{usage_key .}}	{{usage_type .}}	{{usage_default .}}	{{usage_description .}}
+{{range .}}{{usage_key .}}	{{usage_type .}}	{{$k := usage_key .}}%s	{{usage_description .}}
 {{end}}`
+
+// usageTemplate is usageFormat with graphDefaults written in: envconfig's
+// usage_default reads only default tags.
+func usageTemplate() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(graphDefaults)) {
+		fmt.Fprintf(&b, `{{if eq $k %q}}%s{{else}}`, k, graphDefaults[k])
+	}
+	b.WriteString("{{usage_default .}}" + strings.Repeat("{{end}}", len(graphDefaults)))
+	return fmt.Sprintf(usageFormat, b.String())
+}
 
 // Usage writes a table of every variable Load reads, with its type, default
 // and meaning.
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 1, 0, 3, ' ', 0)
-	if err := envconfig.Usagef("", &Config{}, tw, usageFormat); err != nil {
+	if err := envconfig.Usagef("", &Config{}, tw, usageTemplate()); err != nil {
 		return err
 	}
 	return tw.Flush()

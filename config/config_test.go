@@ -17,6 +17,7 @@ import (
 var specVars = []string{
 	"FB_PAGE_TOKEN", "FB_PAGE_TOKEN_FILE", "FB_APP_SECRET", "FB_APP_SECRET_FILE", "FB_APP_ID",
 	"FB_GRAPH_URL", "FB_GRAPH_VERSION", "FB_MESSAGING_TYPE", "FB_MESSAGE_TAG",
+	"FB_UTILITY_TEMPLATE", "FB_UTILITY_TEMPLATE_LANG",
 	"RECIPIENTS", "GROUPS",
 	"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD", "MQTT_PASSWORD_FILE", "MQTT_CLIENT_ID", "MQTT_BASE_TOPIC",
 	"MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE", "MQTT_INSECURE",
@@ -57,24 +58,24 @@ func base(kv ...string) map[string]string {
 // defaults is what Load returns for base().
 func defaults() Config {
 	return Config{
-		PageToken:       NewSecret(token),
-		GraphURL:        "https://graph.facebook.com",
-		GraphVersion:    "v25.0",
-		MessagingType:   "MESSAGE_TAG",
-		MessageTag:      "ACCOUNT_UPDATE",
-		Recipients:      []Recipient{{Name: "alice", PSID: "26428272146817880"}},
-		MQTTURL:         "tcp://localhost:1883",
-		MQTTClientID:    "messenger-bridge",
-		BaseTopic:       "messenger",
-		Discovery:       true,
-		DiscoveryPrefix: "homeassistant",
-		DataDir:         "./data",
-		MessageTTL:      time.Hour,
-		OutboxMax:       10000,
-		SendRate:        20,
-		HTTPAddr:        ":8080",
-		LogLevel:        "info",
-		LogFormat:       "auto",
+		PageToken:           NewSecret(token),
+		GraphURL:            "https://graph.facebook.com",
+		GraphVersion:        "v25.0",
+		MessagingType:       "UPDATE",
+		UtilityTemplateLang: "en_US",
+		Recipients:          []Recipient{{Name: "alice", PSID: "26428272146817880"}},
+		MQTTURL:             "tcp://localhost:1883",
+		MQTTClientID:        "messenger-bridge",
+		BaseTopic:           "messenger",
+		Discovery:           true,
+		DiscoveryPrefix:     "homeassistant",
+		DataDir:             "./data",
+		MessageTTL:          time.Hour,
+		OutboxMax:           10000,
+		SendRate:            20,
+		HTTPAddr:            ":8080",
+		LogLevel:            "info",
+		LogFormat:           "auto",
 	}
 }
 
@@ -103,7 +104,8 @@ func TestLoadValid(t *testing.T) {
 		{"every variable", map[string]string{
 			"FB_PAGE_TOKEN": token, "FB_APP_SECRET": "appsecret", "FB_APP_ID": "1234567890",
 			"FB_GRAPH_URL": "http://127.0.0.1:8080/graph", "FB_GRAPH_VERSION": "v26.1",
-			"FB_MESSAGING_TYPE": "UPDATE", "FB_MESSAGE_TAG": "",
+			"FB_MESSAGING_TYPE": "RESPONSE", "FB_MESSAGE_TAG": "",
+			"FB_UTILITY_TEMPLATE": "home_alert", "FB_UTILITY_TEMPLATE_LANG": "de_DE",
 			"RECIPIENTS": "alice:1,bob:2,carol:3", "GROUPS": "family:alice+bob,all:carol+bob+alice",
 			"MQTT_URL": "mqtts://broker.lan:8884", "MQTT_USERNAME": "bridge", "MQTT_PASSWORD": password,
 			"MQTT_CLIENT_ID": "mb-1", "MQTT_BASE_TOPIC": "home/messenger",
@@ -114,7 +116,8 @@ func TestLoadValid(t *testing.T) {
 		}, func(c *Config) {
 			c.AppSecret, c.AppID = NewSecret("appsecret"), "1234567890"
 			c.GraphURL, c.GraphVersion = "http://127.0.0.1:8080/graph", "v26.1"
-			c.MessagingType, c.MessageTag = "UPDATE", ""
+			c.MessagingType, c.MessageTag = "RESPONSE", ""
+			c.UtilityTemplate, c.UtilityTemplateLang = "home_alert", "de_DE"
 			c.Recipients = []Recipient{{"alice", "1"}, {"bob", "2"}, {"carol", "3"}}
 			c.Groups = []Group{{"family", []string{"alice", "bob"}}, {"all", []string{"carol", "bob", "alice"}}}
 			c.MQTTURL, c.MQTTUsername, c.MQTTPassword = "mqtts://broker.lan:8884", "bridge", NewSecret(password)
@@ -136,9 +139,16 @@ func TestLoadValid(t *testing.T) {
 			c.Recipients = []Recipient{{"a", "1"}, {strings.Repeat("z", 64), strings.Repeat("9", 32)}}
 		}},
 		{"case normalised", base(
-			"FB_MESSAGING_TYPE", " response", "FB_MESSAGE_TAG", "human_agent", "LOG_LEVEL", "DEBUG", "LOG_FORMAT", " Console ",
+			"FB_MESSAGING_TYPE", " message_tag", "FB_MESSAGE_TAG", "human_agent", "LOG_LEVEL", "DEBUG", "LOG_FORMAT", " Console ",
 		), func(c *Config) {
-			c.MessagingType, c.MessageTag, c.LogLevel, c.LogFormat = "RESPONSE", "HUMAN_AGENT", "debug", "console"
+			c.MessagingType, c.MessageTag, c.LogLevel, c.LogFormat = "MESSAGE_TAG", "HUMAN_AGENT", "debug", "console"
+			c.Warnings = []string{"FB_MESSAGE_TAG=HUMAN_AGENT needs the Human Agent permission (App Review) and is meant for messages a person writes, up to 7 days after the person wrote; for alerts set FB_MESSAGING_TYPE=UPDATE and FB_UTILITY_TEMPLATE"}
+		}},
+		{"tag without MESSAGE_TAG ignored", base("FB_MESSAGE_TAG", "HUMAN_AGENT"), func(c *Config) {
+			c.Warnings = []string{"FB_MESSAGE_TAG=HUMAN_AGENT is ignored: it is sent only with FB_MESSAGING_TYPE=MESSAGE_TAG"}
+		}},
+		{"template language without region", base("FB_UTILITY_TEMPLATE", "door_2", "FB_UTILITY_TEMPLATE_LANG", " fr "), func(c *Config) {
+			c.UtilityTemplate, c.UtilityTemplateLang = "door_2", "fr"
 		}},
 		{"tcp port filled in", base("MQTT_URL", "tcp://broker"), func(c *Config) { c.MQTTURL = "tcp://broker:1883" }},
 		{"mqtt is tcp", base("MQTT_URL", "mqtt://broker"), func(c *Config) { c.MQTTURL = "mqtt://broker:1883" }},
@@ -199,7 +209,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"graph version", base("FB_GRAPH_VERSION", "25.0"), "FB_GRAPH_VERSION", `v25.0, got "25.0"`},
 		{"graph version minor", base("FB_GRAPH_VERSION", "v25"), "FB_GRAPH_VERSION", "vMAJOR.MINOR"},
 		{"messaging type", base("FB_MESSAGING_TYPE", "PROMO"), "FB_MESSAGING_TYPE", `RESPONSE, UPDATE or MESSAGE_TAG, got "PROMO"`},
-		{"tag missing", base("FB_MESSAGE_TAG", " "), "FB_MESSAGE_TAG", "required when FB_MESSAGING_TYPE is MESSAGE_TAG"},
+		{"tag missing", base("FB_MESSAGING_TYPE", "MESSAGE_TAG", "FB_MESSAGE_TAG", " "), "FB_MESSAGE_TAG", "required when FB_MESSAGING_TYPE is MESSAGE_TAG"},
+		{"retired tag", base("FB_MESSAGING_TYPE", "MESSAGE_TAG", "FB_MESSAGE_TAG", "ACCOUNT_UPDATE"), "FB_MESSAGE_TAG",
+			"Meta refuses the tag ACCOUNT_UPDATE since 2026-04-27 (error 100/1893061), even inside the 24-hour window: unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE"},
+		{"retired tag, lower case", base("FB_MESSAGING_TYPE", "message_tag", "FB_MESSAGE_TAG", "confirmed_event_update"), "FB_MESSAGE_TAG", "refuses the tag CONFIRMED_EVENT_UPDATE since 2026-04-27"},
+		{"retired tag, post purchase", base("FB_MESSAGING_TYPE", "MESSAGE_TAG", "FB_MESSAGE_TAG", "POST_PURCHASE_UPDATE"), "FB_MESSAGE_TAG", "refuses the tag POST_PURCHASE_UPDATE"},
+		{"template name", base("FB_UTILITY_TEMPLATE", "Home Alert"), "FB_UTILITY_TEMPLATE", `lowercase letters, digits and _, such as home_alert, got "Home Alert"`},
+		{"template language", base("FB_UTILITY_TEMPLATE", "home_alert", "FB_UTILITY_TEMPLATE_LANG", "english"), "FB_UTILITY_TEMPLATE_LANG", `such as en_US, got "english"`},
 		{"no recipients", base("RECIPIENTS", " "), "RECIPIENTS", "required"},
 		{"recipient without psid", base("RECIPIENTS", "alice"), "RECIPIENTS", `"alice": want name:PSID`},
 		{"recipient upper case", base("RECIPIENTS", "Alice:1"), "RECIPIENTS", `"Alice" is not a valid name`},
@@ -348,7 +364,7 @@ func TestUsage(t *testing.T) {
 	}
 	defaults := map[string]string{
 		"FB_GRAPH_URL": "https://graph.facebook.com", "FB_GRAPH_VERSION": "v25.0",
-		"FB_MESSAGING_TYPE": "MESSAGE_TAG", "FB_MESSAGE_TAG": "ACCOUNT_UPDATE",
+		"FB_MESSAGING_TYPE": "UPDATE", "FB_UTILITY_TEMPLATE_LANG": "en_US",
 		"MQTT_URL": "tcp://localhost:1883", "MQTT_CLIENT_ID": "messenger-bridge", "MQTT_BASE_TOPIC": "messenger",
 		"HA_DISCOVERY": "true", "HA_DISCOVERY_PREFIX": "homeassistant", "DATA_DIR": "./data",
 		"MESSAGE_TTL": "1h", "OUTBOX_MAX": "10000", "SEND_RATE": "20", "HTTP_ADDR": ":8080",

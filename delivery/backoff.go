@@ -21,11 +21,16 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 	return rand.N(ceiling) + 1
 }
 
-// retryAfter is the wait Graph asked for with a Retry-After header; 0 if none.
-func retryAfter(err error) time.Duration {
+// retryAfter is how long every recipient should wait after err: the wait
+// Graph asked for with a Retry-After header, or at least restricted for a
+// restricted page; 0 if neither.
+func retryAfter(err error, restricted time.Duration) time.Duration {
 	var gerr *graph.Error
-	if errors.As(err, &gerr) {
-		return gerr.RetryAfter
+	if !errors.As(err, &gerr) {
+		return 0
 	}
-	return 0
+	if gerr.PageRestricted() {
+		return max(gerr.RetryAfter, restricted)
+	}
+	return gerr.RetryAfter
 }

@@ -65,10 +65,12 @@ func TestRetryAfter(t *testing.T) {
 		{"wrapped", fmt.Errorf("send: %w", &graph.Error{Status: 429, Code: 4, RetryAfter: time.Minute}), time.Minute},
 		{"graph error without header", &graph.Error{Status: 503}, 0},
 		{"other error", errors.New("connection refused"), 0},
+		{"restricted page", &graph.Error{Status: 400, Code: 10, Subcode: 1893063}, 7 * time.Minute},
+		{"restricted page, longer Retry-After", &graph.Error{Status: 400, Code: 10, Subcode: 1893063, RetryAfter: time.Hour}, time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := retryAfter(tt.err); got != tt.want {
+			if got := retryAfter(tt.err, 7*time.Minute); got != tt.want {
 				t.Errorf("retryAfter = %v, want %v", got, tt.want)
 			}
 		})

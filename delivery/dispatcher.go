@@ -41,6 +41,14 @@ type Job struct {
 	outbox.Entry
 	Attempts   int
 	MessageIDs []string // ids of the parts sent so far, in order
+	// Via is ViaTemplate once the job goes through the utility template.
+	Via string
+	// Note tells what the result should say of a part that could not go.
+	Note string
+	// templateFrom is len(MessageIDs) when the job turned to the template,
+	// and templateParts what it sends there.
+	templateFrom  int
+	templateParts []string
 }
 
 // Options tune delivery. Zero values take the defaults below.
@@ -52,6 +60,9 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Drain is how long attempts in flight may run on after shutdown begins.
 	Drain time.Duration
+	// RestrictedHold is how long every recipient waits after Meta answered
+	// that the page is temporarily restricted from sending.
+	RestrictedHold time.Duration
 	// Observer, when set, is told of every attempt.
 	Observer Observer
 }
@@ -62,6 +73,9 @@ const (
 	DefaultBackoff    = time.Second
 	DefaultMaxBackoff = 5 * time.Minute
 	DefaultDrain      = 10 * time.Second
+	// DefaultRestrictedHold: a restriction (code 10, subcode 1893063) lasts
+	// hours or days, so one message every 5 minutes finds out when it ends.
+	DefaultRestrictedHold = 5 * time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -77,12 +91,16 @@ func (o Options) withDefaults() Options {
 	if o.Drain <= 0 {
 		o.Drain = DefaultDrain
 	}
+	if o.RestrictedHold <= 0 {
+		o.RestrictedHold = DefaultRestrictedHold
+	}
 	return o
 }
 
 // Dispatcher runs one worker per recipient. Entries for one recipient are
 // delivered strictly in the order they were enqueued: while one is retried,
-// the others wait. A Retry-After from Graph holds back every recipient.
+// the others wait. A Retry-After from Graph, or its word that the page is
+// restricted, holds back every recipient.
 type Dispatcher struct {
 	sender Sender
 	report Reporter
@@ -222,7 +240,7 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
 		switch {
 		case err == nil:
 			d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
-				LatencyMS: time.Since(j.Accepted).Milliseconds()}, log)
+				LatencyMS: time.Since(j.Accepted).Milliseconds(), Via: j.Via, Note: j.Note}, log)
 			return true
 		case rs.sendCtx.Err() != nil:
 			// The drain ran out and cut the attempt short: not the message's fault.
@@ -234,7 +252,7 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
 			return true
 		}
 		lastErr = err
-		after := retryAfter(err)
+		after := retryAfter(err, d.opts.RestrictedHold)
 		if after > 0 {
 			d.hold(began.Add(after))
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/message"
+	"github.com/messenger-bridge/messenger-bridge/reach"
 )
 
 // Messenger sends jobs through the Graph API. It implements Sender.
@@ -34,23 +35,53 @@ import (
 //
 // Messenger logs through the zerolog.Logger in the context given to Send, if
 // any.
+//
+// A person whose 24-hour window Graph reports closed is remembered in a
+// reach.Tracker (see window.go): their messages go through the utility
+// template when one is configured, and fail at once, without a Graph call,
+// when none is.
 type Messenger struct {
-	graph   *graph.Client
-	media   *media.Fetcher
-	limiter *rate.Limiter
-	uploads uploads
+	graph    *graph.Client
+	media    *media.Fetcher
+	limiter  *rate.Limiter
+	uploads  uploads
+	reach    *reach.Tracker
+	template *graph.Template // nil: no way through a closed window
+}
+
+// MessengerOption configures a Messenger.
+type MessengerOption func(*Messenger)
+
+// WithTemplate makes the Messenger send t, an approved utility template, to
+// a person whose window is closed (FB_UTILITY_TEMPLATE).
+func WithTemplate(t graph.Template) MessengerOption {
+	return func(m *Messenger) { m.template = &t }
+}
+
+// WithReach makes the Messenger record what it learns of windows and of the
+// page in t, which others may observe; without it, the Messenger keeps a
+// Tracker of its own.
+func WithReach(t *reach.Tracker) MessengerOption {
+	return func(m *Messenger) { m.reach = t }
 }
 
 // NewMessenger returns a Messenger that makes at most perSecond Graph calls a
 // second across all recipients (0: no limit), uploads counted. fetch may be
 // nil, in which case only public-URL attachments can be sent.
-func NewMessenger(g *graph.Client, fetch *media.Fetcher, perSecond float64) *Messenger {
+func NewMessenger(g *graph.Client, fetch *media.Fetcher, perSecond float64, opts ...MessengerOption) *Messenger {
 	limit := rate.Inf
 	if perSecond > 0 {
 		limit = rate.Limit(perSecond)
 	}
-	return &Messenger{graph: g, media: fetch, limiter: rate.NewLimiter(limit, 1),
+	m := &Messenger{graph: g, media: fetch, limiter: rate.NewLimiter(limit, 1),
 		uploads: uploads{byBatch: make(map[uint64]*upload)}}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.reach == nil {
+		m.reach = reach.New(nil)
+	}
+	return m
 }
 
 // part is one Send API call of a job.
@@ -75,7 +106,15 @@ func plan(m message.Message) []part {
 // Send implements Sender. It sends the parts of j not yet in j.MessageIDs.
 // A failure to fetch the attachment is retried unless media.Permanent says
 // retrying cannot help; a Graph error is retried as graph.Classify says.
+// A refusal as outside the window is never retried: the rest of j goes
+// through the utility template at once, or j fails with a *WindowError.
 func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
+	if j.Via == ViaTemplate {
+		return m.sendTemplate(ctx, j) // a retry resumes where the template left off
+	}
+	if p, skip := m.reach.SkipSend(j.Recipient); skip {
+		return m.closedWindow(ctx, j, p, nil)
+	}
 	parts := plan(j.Message)
 	notify := graph.Notification(j.Message.Notification.Messenger())
 	for i := len(j.MessageIDs); i < len(parts); i++ {
@@ -94,12 +133,30 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 			return true, err // ctx ended: the job is kept for later
 		}
 		id, err := m.graph.Send(ctx, j.PSID, out, notify)
+		if ge, ok := errors.AsType[*graph.Error](err); ok && ge.OutsideWindow() {
+			m.reach.Refused(j.Recipient)
+			return m.closedWindow(ctx, j, m.reach.Person(j.Recipient), ge)
+		}
+		m.watchPage(err)
 		if err != nil {
 			return retryable(ctx, err), err
 		}
+		m.reach.Delivered(j.Recipient)
 		j.MessageIDs = append(j.MessageIDs, id)
 	}
 	return false, nil
+}
+
+// watchPage records in the Tracker whether the answer to a send says that
+// Meta restricts the page: a restriction, or a success, which lifts it.
+func (m *Messenger) watchPage(err error) {
+	ge, isGraph := errors.AsType[*graph.Error](err)
+	switch {
+	case err == nil:
+		m.reach.SetRestricted(false)
+	case isGraph && ge.PageRestricted():
+		m.reach.SetRestricted(true)
+	}
 }
 
 // fetchError is a failure to read an attachment's bytes where they are, as

@@ -20,13 +20,21 @@ const (
 
 // Result is published once per recipient per accepted message.
 type Result struct {
-	ID         string     `json:"id,omitempty"`
-	Status     Status     `json:"status"`
-	MessageIDs []string   `json:"message_ids,omitempty"`
-	Attempts   int        `json:"attempts,omitempty"`
-	LatencyMS  int64      `json:"latency_ms,omitempty"`
-	Error      *ErrorInfo `json:"error,omitempty"`
+	ID         string   `json:"id,omitempty"`
+	Status     Status   `json:"status"`
+	MessageIDs []string `json:"message_ids,omitempty"`
+	Attempts   int      `json:"attempts,omitempty"`
+	LatencyMS  int64    `json:"latency_ms,omitempty"`
+	// Via is ViaTemplate for a message sent through the utility template
+	// because the person's window was closed.
+	Via string `json:"via,omitempty"`
+	// Note says what of a sent message did not go, and why.
+	Note  string     `json:"note,omitempty"`
+	Error *ErrorInfo `json:"error,omitempty"`
 }
+
+// ViaTemplate is Result.Via for a message sent through the utility template.
+const ViaTemplate = "utility_template"
 
 // ErrorInfo explains a failed or expired message to a person and to an
 // automation: Graph's code and subcode when Graph answered, and a hint.
@@ -49,6 +57,9 @@ func Failure(id string, err error) Result {
 
 // describe turns a delivery error into what a result shows.
 func describe(ctx context.Context, name string, err error) *ErrorInfo {
+	if we, ok := errors.AsType[*WindowError](err); ok {
+		return we.info()
+	}
 	info := &ErrorInfo{Message: err.Error(), Retryable: graph.Classify(ctx, err) == graph.Retry}
 	var gerr *graph.Error
 	if errors.As(err, &gerr) {

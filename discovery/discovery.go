@@ -30,8 +30,9 @@ const (
 	// recipient alice becomes notify.messenger_alice.
 	entityIDPrefix = "messenger"
 
-	notifyIcon = "mdi:facebook-messenger"
-	resultIcon = "mdi:message-check"
+	notifyIcon    = "mdi:facebook-messenger"
+	resultIcon    = "mdi:message-check"
+	reachableIcon = "mdi:account-check"
 )
 
 // Platforms (Home Assistant entity domains) of the components.
@@ -48,8 +49,11 @@ const (
 	idConnection       = "connection"
 	idTokenProblem     = "token_problem"
 	idTokenExpiry      = "token_expiry"
+	idPageRestricted   = "page_restricted"
 	idNotifyPrefix     = "notify_"
 	idLastResultPrefix = "last_result_"
+	idReachablePrefix  = "reachable_"
+	idWindowPrefix     = "window_until_"
 )
 
 // Device describes the bridge as Home Assistant shows it.
@@ -230,6 +234,18 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			StateTopic:      TokenExpiresTopic(d.Base),
 			availability:    avail,
 		},
+		idPageRestricted: {
+			Platform:        platformBinarySensor,
+			Name:            "Page restricted",
+			UniqueID:        id + "_" + idPageRestricted,
+			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_page_restricted",
+			EntityCategory:  "diagnostic",
+			DeviceClass:     "problem",
+			StateTopic:      PageRestrictedTopic(d.Base),
+			PayloadOn:       payloadProblem,
+			PayloadOff:      payloadNoProblem,
+			availability:    avail,
+		},
 	}
 	for _, e := range entities {
 		if !config.ValidName(e.Name) {
@@ -269,6 +285,31 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			JSONAttributesTopic: resultTopic(d.Base, e.Name),
 			availability:        avail,
 		}
+		reachableID := idReachablePrefix + e.Name
+		cmps[reachableID] = component{
+			Platform:            platformBinarySensor,
+			Name:                display + " reachable",
+			UniqueID:            id + "_" + reachableID,
+			DefaultEntityID:     platformBinarySensor + "." + object + "_reachable",
+			Icon:                reachableIcon,
+			StateTopic:          PersonTopic(d.Base, e.Name),
+			ValueTemplate:       "{{ 'ON' if value_json.reachable else 'OFF' }}",
+			PayloadOn:           payloadProblem,
+			PayloadOff:          payloadNoProblem,
+			JSONAttributesTopic: PersonTopic(d.Base, e.Name),
+			availability:        avail,
+		}
+		windowID := idWindowPrefix + e.Name
+		cmps[windowID] = component{
+			Platform:        platformSensor,
+			Name:            display + " messaging window until",
+			UniqueID:        id + "_" + windowID,
+			DefaultEntityID: platformSensor + "." + object + "_messaging_window_until",
+			DeviceClass:     "timestamp",
+			StateTopic:      PersonTopic(d.Base, e.Name),
+			ValueTemplate:   "{{ value_json.window_until or '" + TokenExpiresUnknown + "' }}",
+			availability:    avail,
+		}
 	}
 	return cmps, nil
 }
@@ -276,9 +317,9 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 // platformOf returns the platform of the component with the given id.
 func platformOf(id string) (string, bool) {
 	switch {
-	case id == idConnection, id == idTokenProblem:
+	case id == idConnection, id == idTokenProblem, id == idPageRestricted, strings.HasPrefix(id, idReachablePrefix):
 		return platformBinarySensor, true
-	case id == idTokenExpiry, strings.HasPrefix(id, idLastResultPrefix):
+	case id == idTokenExpiry, strings.HasPrefix(id, idLastResultPrefix), strings.HasPrefix(id, idWindowPrefix):
 		return platformSensor, true
 	case strings.HasPrefix(id, idNotifyPrefix):
 		return platformNotify, true

@@ -201,10 +201,44 @@ func TestConfigValues(t *testing.T) {
 			"device_class":      "timestamp",
 			"state_topic":       "messenger/bridge/token/expires",
 		}),
+		"page_restricted": with(available, map[string]any{
+			"platform":          "binary_sensor",
+			"name":              "Page restricted",
+			"unique_id":         "messenger_104857600123456_page_restricted",
+			"default_entity_id": "binary_sensor.messenger_page_restricted",
+			"entity_category":   "diagnostic",
+			"device_class":      "problem",
+			"state_topic":       "messenger/bridge/restricted",
+			"payload_on":        "ON",
+			"payload_off":       "OFF",
+		}),
+	}
+	for _, p := range []struct{ name, display string }{{"alice", "Alice"}, {"bob_smith", "Bob Smith"}} {
+		want["reachable_"+p.name] = with(available, map[string]any{
+			"platform":              "binary_sensor",
+			"name":                  p.display + " reachable",
+			"unique_id":             "messenger_104857600123456_reachable_" + p.name,
+			"default_entity_id":     "binary_sensor.messenger_" + p.name + "_reachable",
+			"icon":                  "mdi:account-check",
+			"state_topic":           "messenger/person/" + p.name,
+			"json_attributes_topic": "messenger/person/" + p.name,
+			"value_template":        "{{ 'ON' if value_json.reachable else 'OFF' }}",
+			"payload_on":            "ON",
+			"payload_off":           "OFF",
+		})
+		want["window_until_"+p.name] = with(available, map[string]any{
+			"platform":          "sensor",
+			"name":              p.display + " messaging window until",
+			"unique_id":         "messenger_104857600123456_window_until_" + p.name,
+			"default_entity_id": "sensor.messenger_" + p.name + "_messaging_window_until",
+			"device_class":      "timestamp",
+			"state_topic":       "messenger/person/" + p.name,
+			"value_template":    "{{ value_json.window_until or 'None' }}",
+		})
 	}
 	gotCmps := components(t, got)
 	if len(gotCmps) != len(want) {
-		t.Errorf("got components %v, want %d: a group has no last result sensor", slices.Sorted(maps.Keys(gotCmps)), len(want))
+		t.Errorf("got components %v, want %d: a group has no last result, reachable or window sensor", slices.Sorted(maps.Keys(gotCmps)), len(want))
 	}
 	for id, w := range want {
 		if !reflect.DeepEqual(gotCmps[id], w) {

@@ -25,5 +25,5 @@ func ExampleRemoved() {
 	_ = final // publish retained; again whenever homeassistant/status is "online"
 	// Output:
 	// homeassistant/device/messenger_104857600123456/config
-	// removing [last_result_carol notify_carol]
+	// removing [last_result_carol notify_carol reachable_carol window_until_carol]
 }

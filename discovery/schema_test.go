@@ -196,8 +196,14 @@ func TestConfigMatchesHomeAssistantSchemas(t *testing.T) {
 		}
 		entityIDs[eid] = id
 
-		if platform != "notify" && c["entity_category"] != "diagnostic" {
+		// What automations act on (notify, and whether a person can be
+		// reached) is a primary entity; the rest is diagnostic.
+		primary := platform == "notify" || strings.HasPrefix(id, "reachable_") || strings.HasPrefix(id, "window_until_")
+		if !primary && c["entity_category"] != "diagnostic" {
 			t.Errorf("component %s: entity_category %v, want diagnostic", id, c["entity_category"])
+		}
+		if primary && c["entity_category"] != nil {
+			t.Errorf("component %s: entity_category %v, want none: automations use it", id, c["entity_category"])
 		}
 		for k, v := range c {
 			topic, isTopic := v.(string)

@@ -53,6 +53,16 @@ func TokenExpiresPayload(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// PageRestrictedTopic returns the topic of the page's restriction state,
+// "ON" while Meta restricts the page from sending, else "OFF" (see
+// [TokenProblemPayload], whose payloads it shares).
+func PageRestrictedTopic(base string) string { return base + "/bridge/restricted" }
+
+// PersonTopic returns the retained topic of what the bridge knows of name's
+// 24-hour window (SPEC.md section 2): JSON with window_until,
+// last_received and reachable.
+func PersonTopic(base, name string) string { return base + "/person/" + name }
+
 func stateTopic(base string) string         { return base + "/bridge/state" }
 func commandTopic(base, name string) string { return base + "/notify/" + name }
 func resultTopic(base, name string) string  { return base + "/result/" + name }

@@ -300,9 +300,11 @@ func TestNew(t *testing.T) {
 		{"no token", graph.Config{}, "no page token"},
 		{"bad URL scheme", graph.Config{PageToken: token, BaseURL: "ftp://graph.facebook.com"}, "not an http(s) URL"},
 		{"URL without host", graph.Config{PageToken: token, BaseURL: "https://"}, "not an http(s) URL"},
-		{"bad version", graph.Config{PageToken: token, Version: "25.0"}, "not of the form"},
+		{"bad version", graph.Config{PageToken: token, Version: "25.0"}, "want vMAJOR.MINOR"},
 		{"tag missing", graph.Config{PageToken: token, MessagingType: graph.MessagingTag}, "needs a tag"},
 		{"bad messaging type", graph.Config{PageToken: token, MessagingType: "PUSH"}, "not RESPONSE, UPDATE or MESSAGE_TAG"},
+		{"retired tag", graph.Config{PageToken: token, MessagingType: graph.MessagingTag, Tag: "ACCOUNT_UPDATE"}, "refuses this message tag since 2026-04-27"},
+		{"UTILITY is SendTemplate's", graph.Config{PageToken: token, MessagingType: graph.MessagingUtility}, "not RESPONSE, UPDATE or MESSAGE_TAG"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,5 +388,5 @@ func ExampleClassify() {
 	if errors.As(err, &ge) {
 		fmt.Println(graph.Classify(context.Background(), err), "-", ge.Hint())
 	}
-	// Output: unrecoverable - the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_MESSAGING_TYPE=MESSAGE_TAG with a tag in FB_MESSAGE_TAG
+	// Output: unrecoverable - the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_UTILITY_TEMPLATE to an approved utility template (messenger-bridge template create)
 }

@@ -81,6 +81,21 @@ const (
 	SubcodeOutsideWindow = 2018278
 	// SubcodeUnavailable (551 or 200): "This person isn't available right now."
 	SubcodeUnavailable = 1545041
+	// SubcodeOutsideWindow2026 (10): the answer Graph also gives, since
+	// 2026, to a message sent outside the 24-hour window.
+	SubcodeOutsideWindow2026 = 2534022
+	// SubcodeNoRole (200): the person has no role on an app that has not
+	// passed App Review; add them as a tester.
+	SubcodeNoRole = 2018028
+	// SubcodeRetiredTag (100): "Deprecated Message Tag Not Allowed", the
+	// answer to a tag in RetiredTags since TagsRetiredOn.
+	SubcodeRetiredTag = 1893061
+	// SubcodeTemplateParam (100): a template parameter holds a character
+	// templates refuse: '#', '%', '$', an emoji or a line break.
+	SubcodeTemplateParam = 1893043
+	// SubcodePageRestricted (10): Meta has temporarily restricted the page
+	// from sending messages. It speaks for the page, not for one person.
+	SubcodePageRestricted = 1893063
 )
 
 // Send API limits, from the Send API reference,

@@ -58,7 +58,7 @@ func (e *Error) Error() string {
 // Any other error is permanent, unknown codes included.
 func (e *Error) Retryable() bool {
 	switch {
-	case e.Transient, e.Status == http.StatusTooManyRequests, throttled(e.Code), temporary(e.Code):
+	case e.Transient, e.Status == http.StatusTooManyRequests, throttled(e.Code), temporary(e.Code), e.PageRestricted():
 		return true
 	case e.Status >= 500:
 		return !permanent(e.Code)
@@ -72,6 +72,27 @@ func (e *Error) TokenInvalid() bool {
 	return e.Code == CodeAccessToken || e.Code == CodeSession
 }
 
+// OutsideWindow reports whether Graph refused a message because the person
+// has not written to the page in the last 24 hours. No retry cures it; a
+// message from the person, or a utility template, does.
+func (e *Error) OutsideWindow() bool {
+	if e.Code != CodePermissionDenied {
+		return false
+	}
+	switch e.Subcode {
+	case SubcodeOutsideWindow, SubcodeOutsideWindow2026, SubcodeOutsideWindowSubscription:
+		return true
+	}
+	return false
+}
+
+// PageRestricted reports whether Meta has temporarily restricted the page
+// from sending: every send fails until the restriction ends, so callers
+// should hold every recipient back, as for a Retry-After.
+func (e *Error) PageRestricted() bool {
+	return e.Code == CodePermissionDenied && e.Subcode == SubcodePageRestricted
+}
+
 // Hint says in one sentence what a person should do about the error. It
 // names no recipient, so callers may prefix one ("alice: ...").
 func (e *Error) Hint() string {
@@ -79,8 +100,20 @@ func (e *Error) Hint() string {
 		return tokenReason(e.Subcode) + "; make a new long-lived page token (messenger-bridge token exchange) and set FB_PAGE_TOKEN"
 	}
 	switch {
-	case e.Code == CodePermissionDenied && (e.Subcode == SubcodeOutsideWindow || e.Subcode == SubcodeOutsideWindowSubscription):
-		return "the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_MESSAGING_TYPE=MESSAGE_TAG with a tag in FB_MESSAGE_TAG"
+	case e.OutsideWindow():
+		return "the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_UTILITY_TEMPLATE to an approved utility template (messenger-bridge template create)"
+	case e.PageRestricted():
+		return "Meta has temporarily restricted the page from sending messages; every message is held and retried, and Meta Business Suite (Page quality) says why and until when"
+	case e.Code == CodeParam && e.Subcode == SubcodeRetiredTag:
+		return "Meta refuses this message tag since " + TagsRetiredOn + "; unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE, with FB_UTILITY_TEMPLATE for people outside the 24-hour window"
+	case e.Code == CodeParam && e.Subcode == SubcodeTemplateParam:
+		return "the utility template's parameter holds a character templates refuse (#, %, $, an emoji or a line break)"
+	case e.Code == CodeParam && strings.Contains(e.Message, "Template cannot be found"):
+		return "the utility template in FB_UTILITY_TEMPLATE (with FB_UTILITY_TEMPLATE_LANG) does not exist or is not approved; see messenger-bridge template check"
+	case e.Code == CodePermissionDenied && strings.Contains(e.Message, "pages_utility_messaging"):
+		return "the page token lacks the pages_utility_messaging permission that utility templates need; add it in the Graph API Explorer and make a new page token (messenger-bridge token exchange)"
+	case e.Subcode == SubcodeNoRole:
+		return "this person has no role on the app, and an app that has not passed App Review reaches only its admins, developers and testers; add them under App roles as a tester and have them accept"
 	case e.Code == CodePermissionDenied && e.Subcode == SubcodeNotReceiving,
 		e.Code == CodeUserUnavailable, e.Subcode == SubcodeUnavailable:
 		return "this person isn't available right now: they may have blocked the page, turned its messages off or deactivated their account"

@@ -12,6 +12,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -28,18 +29,25 @@ import (
 	"time"
 )
 
-// Defaults for Config fields left empty.
+// Defaults for Config fields left empty. They are the bridge's defaults too:
+// package config fills FB_GRAPH_URL, FB_GRAPH_VERSION and FB_MESSAGING_TYPE
+// from them. Graph API v25.0 is served until July 2028 ("Graph API
+// Changelog", https://developers.facebook.com/docs/graph-api/changelog).
 const (
 	DefaultBaseURL        = "https://graph.facebook.com"
 	DefaultVersion        = "v25.0"
+	DefaultMessagingType  = MessagingUpdate
 	DefaultRequestTimeout = 30 * time.Second
 )
 
-// Messaging types, the Send API's messaging_type.
+// Messaging types, the Send API's messaging_type. RESPONSE and UPDATE need
+// the person's 24-hour window open; UTILITY is a utility template's, which
+// Client.SendTemplate sends.
 const (
 	MessagingResponse = "RESPONSE"
 	MessagingUpdate   = "UPDATE"
 	MessagingTag      = "MESSAGE_TAG"
+	MessagingUtility  = "UTILITY"
 )
 
 // maxAnswerBytes bounds the JSON read from any Graph answer; real answers
@@ -47,6 +55,14 @@ const (
 const maxAnswerBytes = 1 << 20
 
 var versionPattern = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
+
+// CheckVersion reports whether v is a Graph API version such as v25.0.
+func CheckVersion(v string) error {
+	if !versionPattern.MatchString(v) {
+		return fmt.Errorf("want vMAJOR.MINOR such as %s, got %q", DefaultVersion, v)
+	}
+	return nil
+}
 
 // Config configures a Client. PageToken is required.
 type Config struct {
@@ -110,32 +126,23 @@ func New(cfg Config) (*Client, error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("graph: base URL %q is not an http(s) URL", base)
 	}
-	version := cfg.Version
-	if version == "" {
-		version = DefaultVersion
-	}
-	if !versionPattern.MatchString(version) {
-		return nil, fmt.Errorf("graph: version %q is not of the form v25.0", version)
+	version := cmp.Or(cfg.Version, DefaultVersion)
+	if err := CheckVersion(version); err != nil {
+		return nil, fmt.Errorf("graph: version: %w", err)
 	}
 	c := &Client{
 		http:          cfg.HTTPClient,
 		base:          base,
 		version:       version,
 		auth:          "Bearer " + cfg.PageToken,
-		messagingType: cfg.MessagingType,
+		messagingType: cmp.Or(cfg.MessagingType, DefaultMessagingType),
 		timeout:       cfg.RequestTimeout,
 	}
-	switch c.messagingType {
-	case "":
-		c.messagingType = MessagingUpdate
-	case MessagingResponse, MessagingUpdate:
-	case MessagingTag:
-		if cfg.Tag == "" {
-			return nil, errors.New("graph: messaging type MESSAGE_TAG needs a tag")
-		}
+	if err := CheckMessaging(c.messagingType, cfg.Tag); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
+	}
+	if c.messagingType == MessagingTag {
 		c.tag = cfg.Tag
-	default:
-		return nil, fmt.Errorf("graph: messaging type %q is not RESPONSE, UPDATE or MESSAGE_TAG", cfg.MessagingType)
 	}
 	if c.http == nil {
 		c.http = defaultHTTPClient()

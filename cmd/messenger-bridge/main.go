@@ -23,6 +23,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
+	"github.com/messenger-bridge/messenger-bridge/reach"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -99,6 +100,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
+	logWarnings(cfg, log)
 	if err := serveWith(ctx, cfg, log); err != nil {
 		log.Error().Err(err).Msg("messenger-bridge stopped")
 		return exitFailure
@@ -123,9 +125,11 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 
 	page, token := readPage(ctx, g, log)
 	m := metrics.New(recipientNames(cfg))
+	people := reach.New(nil)
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox:   box,
-		Sender:   delivery.NewMessenger(g, fetch, cfg.SendRate),
+		Sender:   newMessenger(cfg, g, fetch, people),
+		Reach:    people,
 		Page:     page,
 		Token:    token,
 		Version:  version,
@@ -163,6 +167,24 @@ func recipientNames(cfg *config.Config) []string {
 		names[i] = r.Name
 	}
 	return names
+}
+
+// newMessenger returns the Messenger the service and the send command
+// deliver with, recording what it learns of people's windows in people.
+func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker) *delivery.Messenger {
+	opts := []delivery.MessengerOption{delivery.WithReach(people)}
+	if cfg.UtilityTemplate != "" {
+		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
+	}
+	return delivery.NewMessenger(g, fetch, cfg.SendRate, opts...)
+}
+
+// logWarnings logs, once at start, each setting that works but deserves a
+// word.
+func logWarnings(cfg *config.Config, log zerolog.Logger) {
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
+	}
 }
 
 func graphConfig(cfg *config.Config) graph.Config {

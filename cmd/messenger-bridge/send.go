@@ -20,6 +20,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
+	"github.com/messenger-bridge/messenger-bridge/reach"
 )
 
 // Delivery bounds for a message sent from the command line, where a person
@@ -91,7 +92,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log = log.Level(zerolog.WarnLevel) // the results are the output; keep retries and worse
 	}
 
-	results := deliver(ctx, delivery.NewMessenger(g, fetch, cfg.SendRate), people, msg, min(cfg.MessageTTL, sendPatience), log)
+	logWarnings(cfg, log)
+	results := deliver(ctx, newMessenger(cfg, g, fetch, reach.New(nil)), people, msg, min(cfg.MessageTTL, sendPatience), log)
 	status := exitOK
 	for _, p := range people {
 		r, done := results[p.Name]

@@ -60,7 +60,7 @@ func TestSendToPerson(t *testing.T) {
 	}
 	reqs := s.Requests()
 	if len(reqs) != 1 || reqs[0].PSID != alicePSID || reqs[0].Text != "The washing machine is done" ||
-		reqs[0].MessagingType != "MESSAGE_TAG" || reqs[0].Tag != "ACCOUNT_UPDATE" {
+		reqs[0].MessagingType != "UPDATE" || reqs[0].Tag != "" {
 		t.Errorf("Graph got %+v", reqs)
 	}
 }
