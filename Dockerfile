@@ -1,14 +1,15 @@
 # syntax=docker/dockerfile:1
 #
 # messenger-bridge as a static binary on an empty image, for 64-bit PCs and
-# 64- and 32-bit Raspberry Pis:
+# Raspberry Pis with a 64-bit system, the platforms Home Assistant supports:
 #
-#   docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 \
+#   docker buildx build --platform linux/amd64,linux/arm64 \
 #     --build-arg VERSION="$(git describe --tags --always --dirty)" \
 #     -t messenger-bridge .
 #
-# (add --push -t <registry>/messenger-bridge:<version> to publish the three
+# (add --push -t <registry>/messenger-bridge:<version> to publish the two
 # as one multi-platform image; --load works for one platform at a time).
+# --platform linux/arm/v7 still builds, for a 32-bit system.
 
 ARG GO_VERSION=1.26
 
@@ -24,8 +25,9 @@ ARG TARGETOS
 ARG TARGETARCH
 ARG TARGETVARIANT
 ARG VERSION=dev
-# TARGETVARIANT is "v7" for linux/arm/v7 and GOARM wants "7". timetzdata
-# embeds the time zone database, so that TZ works on an empty image.
+# GOARM matters only for 32-bit ARM: TARGETVARIANT "v7" (linux/arm/v7)
+# becomes GOARM 7, and other platforms ignore it. timetzdata embeds the time
+# zone database, so that TZ works on an empty image.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS="$TARGETOS" GOARCH="$TARGETARCH" GOARM="${TARGETVARIANT#v}" \
     go build -trimpath -tags timetzdata -ldflags "-s -w -X main.version=${VERSION}" -o /out/messenger-bridge ./cmd/messenger-bridge \

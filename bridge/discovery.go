@@ -113,7 +113,7 @@ func (s *status) publishToken() {
 	if t.ExpiresAt != nil {
 		expires = *t.ExpiresAt
 	}
-	attrs, _ := json.Marshal(t)
+	attrs, _ := json.Marshal(discovery.TokenAttributes{TokenState: t.State, ExpiresAt: t.ExpiresAt, Problem: t.Problem})
 	base := b.cfg.BaseTopic
 	b.publish(discovery.TokenAttributesTopic(base), true, attrs)
 	b.publish(discovery.TokenProblemTopic(base), true, []byte(discovery.TokenProblemPayload(t.State == TokenInvalid)))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/discovery"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 )
@@ -148,7 +149,9 @@ func TestTokenProblemTurnsOnAfter190(t *testing.T) {
 	h.graph.FailNext(1, graphtest.TokenExpired)
 	h.client.Publish("messenger/notify/alice", "token test")
 	h.result("alice")
-	if m := mqtttest.Next(t, problem); string(m.Payload) != "ON" {
+	// The first OFF may come twice, retained and live, when the bridge
+	// publishes it while the subscription is being made.
+	if m := mqtttest.Until(t, problem, func(m mqtttest.Message) bool { return string(m.Payload) != "OFF" }); string(m.Payload) != "ON" {
 		t.Fatalf("token problem after 190 = %q, want ON", m.Payload)
 	}
 	var info struct {
@@ -181,6 +184,69 @@ func TestDiscoveryDisabledPublishesNothingUnderThePrefix(t *testing.T) {
 		t.Fatalf("published %s under the discovery prefix", m.Topic)
 	default:
 	}
+}
+
+// TestAttributesAreNotDroppedByHomeAssistant reads every payload on the
+// json_attributes_topic of each component the bridge announces: Home
+// Assistant drops the keys discovery.BlockedAttribute names, state among them,
+// so what the bridge published under one would never show.
+func TestAttributesAreNotDroppedByHomeAssistant(t *testing.T) {
+	h := newHarness(t, nil)
+	p := decodeDiscovery(t, mqtttest.Next(t, h.client.Subscribe(deviceTopic)))
+	watcher := h.broker.Connect(t)
+	topics := map[string]<-chan mqtttest.Message{}
+	for _, c := range p.Components {
+		if topic, ok := c["json_attributes_topic"].(string); ok && topics[topic] == nil {
+			topics[topic] = watcher.Subscribe(topic)
+		}
+	}
+	for _, want := range []string{"messenger/bridge/token", "messenger/result/alice", "messenger/result/bob"} {
+		if topics[want] == nil {
+			t.Fatalf("no component has json_attributes_topic %s; announced: %v", want, keys(p.Components))
+		}
+	}
+
+	// A 190 marks the token invalid, with a problem, and gives alice a
+	// failed result; bob's is sent.
+	h.graph.FailNext(1, graphtest.TokenExpired)
+	h.client.Publish("messenger/notify/alice", "attributes test")
+	h.result("alice")
+	h.client.Publish("messenger/notify/bob", "attributes test")
+	h.result("bob")
+
+	// The first payload on each topic: the retained one, or the result.
+	first := map[string]map[string]any{}
+	for topic, ch := range topics {
+		first[topic] = attributes(t, mqtttest.Next(t, ch))
+	}
+	if first["messenger/bridge/token"]["token_state"] != "valid" {
+		t.Errorf("token attributes at start %v, want token_state valid", first["messenger/bridge/token"])
+	}
+	if first["messenger/result/alice"]["error"] == nil {
+		t.Errorf("alice's result %v, want a failure with its error", first["messenger/result/alice"])
+	}
+	invalid := attributes(t, mqtttest.Until(t, topics["messenger/bridge/token"], func(m mqtttest.Message) bool {
+		return attributes(t, m)["token_state"] == "invalid"
+	}))
+	if problem, _ := invalid["problem"].(string); problem == "" {
+		t.Errorf("token attributes after a 190 %v, want a problem saying what to do", invalid)
+	}
+}
+
+// attributes decodes m as Home Assistant reads a json_attributes_topic, and
+// fails the test for a key Home Assistant would drop.
+func attributes(t *testing.T, m mqtttest.Message) map[string]any {
+	t.Helper()
+	var attrs map[string]any
+	if err := json.Unmarshal(m.Payload, &attrs); err != nil || attrs == nil {
+		t.Fatalf("%s: %s is not a JSON object, which Home Assistant ignores as attributes", m.Topic, m.Payload)
+	}
+	for k := range attrs {
+		if discovery.BlockedAttribute(k) {
+			t.Errorf("%s: key %q is one Home Assistant drops (MQTT_ATTRIBUTES_BLOCKED): %s", m.Topic, k, m.Payload)
+		}
+	}
+	return attrs
 }
 
 func keys(m map[string]map[string]any) []string {

@@ -65,24 +65,14 @@ func (s *fakeSupervisor) client(token string) supervisor {
 }
 
 // optionsJSON is options.json as the Supervisor writes it for the defaults
-// of config.yaml plus the required options, overlaid with extra.
+// of config.yaml plus a page token, two people and a group, overlaid with
+// extra.
 func optionsJSON(t *testing.T, extra map[string]any) []byte {
 	t.Helper()
-	o := map[string]any{
-		"page_token":       pageToken,
-		"recipients":       []map[string]string{{"name": "alice", "psid": "26428272146817880"}, {"name": "bob", "psid": "7391000000000001"}},
-		"groups":           []map[string]string{{"name": "family", "members": "alice, bob"}},
-		"messaging_type":   "MESSAGE_TAG",
-		"message_tag":      "ACCOUNT_UPDATE",
-		"base_topic":       "messenger",
-		"discovery":        true,
-		"discovery_prefix": "homeassistant",
-		"media_dirs":       []string{},
-		"message_ttl":      "1h",
-		"outbox_max":       10000,
-		"send_rate":        20,
-		"log_level":        "info",
-	}
+	o := readAddon(t).Options
+	o["page_token"] = pageToken
+	o["recipients"] = []map[string]string{{"name": "alice", "psid": "26428272146817880"}, {"name": "bob", "psid": "7391000000000001"}}
+	o["groups"] = []map[string]string{{"name": "family", "members": "alice, bob"}}
 	for k, v := range extra {
 		if v == nil {
 			delete(o, k)
@@ -104,23 +94,25 @@ func TestEnvironmentFromDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"FB_PAGE_TOKEN":       pageToken,
-		"RECIPIENTS":          "alice:26428272146817880,bob:7391000000000001",
-		"GROUPS":              "family:alice+bob",
-		"FB_MESSAGING_TYPE":   "MESSAGE_TAG",
-		"FB_MESSAGE_TAG":      "ACCOUNT_UPDATE",
-		"MQTT_URL":            "tcp://core-mosquitto:1883",
-		"MQTT_USERNAME":       "addons",
-		"MQTT_PASSWORD":       servicePassword,
-		"MQTT_BASE_TOPIC":     "messenger",
-		"HA_DISCOVERY":        "true",
-		"HA_DISCOVERY_PREFIX": "homeassistant",
-		"MESSAGE_TTL":         "1h",
-		"OUTBOX_MAX":          "10000",
-		"SEND_RATE":           "20",
-		"LOG_LEVEL":           "info",
-		"LOG_FORMAT":          "console",
-		"DATA_DIR":            "/data",
+		"FB_PAGE_TOKEN": pageToken,
+		"RECIPIENTS":    "alice:26428272146817880,bob:7391000000000001",
+		"GROUPS":        "family:alice+bob",
+		// A proactive alert within the 24-hour window, with no tag: Meta
+		// refuses ACCOUNT_UPDATE and the other retired tags since 2026-04-27.
+		"FB_MESSAGING_TYPE":        "UPDATE",
+		"FB_UTILITY_TEMPLATE_LANG": "en_US",
+		"MQTT_URL":                 "tcp://core-mosquitto:1883",
+		"MQTT_USERNAME":            "addons",
+		"MQTT_PASSWORD":            servicePassword,
+		"MQTT_BASE_TOPIC":          "messenger",
+		"HA_DISCOVERY":             "true",
+		"HA_DISCOVERY_PREFIX":      "homeassistant",
+		"MESSAGE_TTL":              "1h",
+		"OUTBOX_MAX":               "10000",
+		"SEND_RATE":                "20",
+		"LOG_LEVEL":                "info",
+		"LOG_FORMAT":               "console",
+		"DATA_DIR":                 "/data",
 	}
 	if !equalEnv(env, want) {
 		t.Fatalf("environment:\n got %v\nwant %v", env, want)
@@ -184,6 +176,24 @@ func TestEnvironmentChoices(t *testing.T) {
 			options: map[string]any{"groups": []map[string]string{}, "app_secret": nil},
 			asks:    true,
 			want:    map[string]string{"GROUPS": "", "FB_APP_SECRET": "", "HA_URL": "", "MEDIA_DIRS": ""},
+		},
+		{
+			name:    "a utility template for people whose window is closed",
+			options: map[string]any{"utility_template": " home_alert ", "utility_template_lang": "pt_BR"},
+			asks:    true,
+			want:    map[string]string{"FB_UTILITY_TEMPLATE": "home_alert", "FB_UTILITY_TEMPLATE_LANG": "pt_BR", "FB_MESSAGE_TAG": ""},
+		},
+		{
+			name:    "a tag, which only MESSAGE_TAG sends",
+			options: map[string]any{"messaging_type": "MESSAGE_TAG", "message_tag": "HUMAN_AGENT"},
+			asks:    true,
+			want:    map[string]string{"FB_MESSAGING_TYPE": "MESSAGE_TAG", "FB_MESSAGE_TAG": "HUMAN_AGENT", "FB_UTILITY_TEMPLATE": ""},
+		},
+		{
+			name:    "a tag cleared in the Configuration tab stays unset",
+			options: map[string]any{"message_tag": ""},
+			asks:    true,
+			want:    map[string]string{"FB_MESSAGING_TYPE": "UPDATE", "FB_MESSAGE_TAG": ""},
 		},
 		{
 			name:      "no page token",

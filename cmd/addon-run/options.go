@@ -26,6 +26,8 @@ var options = []option{
 	{"groups", "GROUPS", groups},
 	{"messaging_type", "FB_MESSAGING_TYPE", scalar},
 	{"message_tag", "FB_MESSAGE_TAG", scalar},
+	{"utility_template", "FB_UTILITY_TEMPLATE", scalar},
+	{"utility_template_lang", "FB_UTILITY_TEMPLATE_LANG", scalar},
 	{"mqtt_url", "MQTT_URL", scalar},
 	{"mqtt_username", "MQTT_USERNAME", scalar},
 	{"mqtt_password", "MQTT_PASSWORD", scalar},
