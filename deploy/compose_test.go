@@ -110,11 +110,6 @@ func specVariables() map[string]bool {
 			vars[name] = true
 		}
 	}
-	// SPEC section 1's utility template variables (issue 10) reach
-	// config.Config in the change to config/ made beside this one; delete
-	// these two lines once both are merged.
-	vars["FB_UTILITY_TEMPLATE"] = true
-	vars["FB_UTILITY_TEMPLATE_LANG"] = true
 	return vars
 }
 
