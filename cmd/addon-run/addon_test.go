@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"reflect"
 	"regexp"
@@ -284,7 +285,7 @@ func TestAddonTranslationsAndDocs(t *testing.T) {
 // bridge accepts, sending UPDATE.
 func TestDefaultOptionsLoad(t *testing.T) {
 	sup := newSupervisor(t, 0, "")
-	env, err := environment(t.Context(), optionsJSON(t, nil), sup.client(supervisorToken))
+	env, err := environment(t.Context(), optionsJSON(t, nil), sup.client(supervisorToken), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/graph"
 )
 
 // Paths and addresses inside an add-on's container (developer docs, "Add-on
@@ -57,7 +60,7 @@ func run(ctx context.Context, path string, sup supervisor, exec func(argv0 strin
 	if err != nil {
 		return fmt.Errorf("reading the add-on's options: %w", err)
 	}
-	env, err := environment(ctx, raw, sup)
+	env, err := environment(ctx, raw, sup, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -68,8 +71,8 @@ func run(ctx context.Context, path string, sup supervisor, exec func(argv0 strin
 }
 
 // environment returns the bridge's variables for the options in raw,
-// options.json as the Supervisor wrote it.
-func environment(ctx context.Context, raw []byte, sup supervisor) (map[string]string, error) {
+// options.json as the Supervisor wrote it, and says on warn what it changed.
+func environment(ctx context.Context, raw []byte, sup supervisor, warn io.Writer) (map[string]string, error) {
 	var given map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &given); err != nil {
 		return nil, fmt.Errorf("the add-on's options are not a JSON object: %w", err)
@@ -99,6 +102,8 @@ func environment(ctx context.Context, raw []byte, sup supervisor) (map[string]st
 		return nil, errors.New("option recipients: add at least one person, with a name and a PSID, in the add-on's configuration")
 	}
 
+	dropRetiredTag(env, warn)
+
 	if env["MQTT_URL"] == "" {
 		b, err := sup.mqtt(ctx)
 		if err != nil {
@@ -118,6 +123,22 @@ func environment(ctx context.Context, raw []byte, sup supervisor) (map[string]st
 		}
 	}
 	return env, nil
+}
+
+// dropRetiredTag sends UPDATE instead of a message tag Meta retired. The
+// Supervisor keeps the options an add-on was first installed with, and
+// versions before 2026 defaulted to MESSAGE_TAG with ACCOUNT_UPDATE, which
+// would now stop the bridge at start: for an add-on user that default was
+// never a choice. Anyone else who sets a retired tag is stopped by the
+// bridge itself.
+func dropRetiredTag(env map[string]string, warn io.Writer) {
+	tag := strings.ToUpper(strings.TrimSpace(env["FB_MESSAGE_TAG"]))
+	if !strings.EqualFold(strings.TrimSpace(env["FB_MESSAGING_TYPE"]), graph.MessagingTag) || !slices.Contains(graph.RetiredTags, tag) {
+		return
+	}
+	fmt.Fprintf(warn, "messenger-bridge add-on: options messaging_type MESSAGE_TAG and message_tag %s are ignored: Meta refuses that tag since %s, even inside the 24-hour window; sending UPDATE instead. Set messaging_type to UPDATE and clear message_tag in the Configuration tab, and set utility_template to reach people whose window is closed.\n", tag, graph.TagsRetiredOn)
+	env["FB_MESSAGING_TYPE"] = graph.MessagingUpdate
+	delete(env, "FB_MESSAGE_TAG")
 }
 
 // merge returns the process environment with env set over it, sorted. The

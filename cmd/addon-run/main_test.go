@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,9 +88,27 @@ func optionsJSON(t *testing.T, extra map[string]any) []byte {
 	return raw
 }
 
+func TestRetiredTagIsSaidInTheLog(t *testing.T) {
+	sup := newSupervisor(t, 0, "")
+	var log strings.Builder
+	options := optionsJSON(t, map[string]any{"messaging_type": "message_tag", "message_tag": "post_purchase_update"})
+	env, err := environment(context.Background(), options, sup.client(supervisorToken), &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["FB_MESSAGING_TYPE"] != "UPDATE" {
+		t.Errorf("FB_MESSAGING_TYPE = %q, want UPDATE", env["FB_MESSAGING_TYPE"])
+	}
+	for _, want := range []string{"POST_PURCHASE_UPDATE", "2026-04-27", "Configuration tab", "utility_template"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log %q does not say %q", log.String(), want)
+		}
+	}
+}
+
 func TestEnvironmentFromDefaults(t *testing.T) {
 	sup := newSupervisor(t, 0, "")
-	env, err := environment(context.Background(), optionsJSON(t, nil), sup.client(supervisorToken))
+	env, err := environment(context.Background(), optionsJSON(t, nil), sup.client(supervisorToken), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +209,12 @@ func TestEnvironmentChoices(t *testing.T) {
 			want:    map[string]string{"FB_MESSAGING_TYPE": "MESSAGE_TAG", "FB_MESSAGE_TAG": "HUMAN_AGENT", "FB_UTILITY_TEMPLATE": ""},
 		},
 		{
+			name:    "a retired tag kept from an old install becomes UPDATE",
+			options: map[string]any{"messaging_type": "MESSAGE_TAG", "message_tag": "ACCOUNT_UPDATE"},
+			asks:    true,
+			want:    map[string]string{"FB_MESSAGING_TYPE": "UPDATE", "FB_MESSAGE_TAG": ""},
+		},
+		{
 			name:    "a tag cleared in the Configuration tab stays unset",
 			options: map[string]any{"message_tag": ""},
 			asks:    true,
@@ -214,7 +239,7 @@ func TestEnvironmentChoices(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sup := newSupervisor(t, 0, "")
-			env, err := environment(context.Background(), optionsJSON(t, tt.options), sup.client(supervisorToken))
+			env, err := environment(context.Background(), optionsJSON(t, tt.options), sup.client(supervisorToken), io.Discard)
 			if tt.wantError != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
 					t.Fatalf("error %v, want one saying %q", err, tt.wantError)
@@ -253,7 +278,7 @@ func TestSupervisorFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sup := newSupervisor(t, tt.status, tt.body)
-			_, err := environment(context.Background(), optionsJSON(t, nil), sup.client(tt.token))
+			_, err := environment(context.Background(), optionsJSON(t, nil), sup.client(tt.token), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("error %v, want one saying %q", err, tt.says)
 			}
