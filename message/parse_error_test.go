@@ -143,11 +143,11 @@ func nested(n int) string {
 }
 
 func TestParseTargetsUpToTheCap(t *testing.T) {
-	// Repeats do not count: 64 names given twice over are 64.
 	m, err := Parse([]byte(`{"message": "x", "target": ` + names(MaxTargets) + `, "id": "a"}`))
 	if err != nil || len(m.Targets) != MaxTargets {
 		t.Fatalf("Parse with %d targets = %d targets, %v", MaxTargets, len(m.Targets), err)
 	}
+	// Repeats do not count: 64 names given twice over are 64.
 	twice := strings.Replace(names(MaxTargets), "]", ","+names(MaxTargets)[1:], 1)
 	if m, err := Parse([]byte(`{"message": "x", "target": ` + twice + `}`)); err != nil || len(m.Targets) != MaxTargets {
 		t.Fatalf("Parse with %d targets given twice = %d targets, %v", MaxTargets, len(m.Targets), err)
