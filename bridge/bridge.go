@@ -55,6 +55,9 @@ type Deps struct {
 	// DiscoveryDelay bounds the random wait before discovery is republished
 	// for a Home Assistant that came online; 0 means 3 s.
 	DiscoveryDelay time.Duration
+	// DiscoveryAfter, when set, replaces time.After for that wait, so that a
+	// test can hold the republish and release it.
+	DiscoveryAfter func(time.Duration) <-chan time.Time
 }
 
 // Bridge connects MQTT to delivery. Create it with New and call Run once.

@@ -47,6 +47,8 @@ type harness struct {
 	env     map[string]string
 	logs    *syncBuffer
 	offline bool // Graph's GET /me is not asked at start, as when the internet is down
+	// discoveryAfter, when set before start, holds the discovery republish.
+	discoveryAfter func(time.Duration) <-chan time.Time
 
 	cancel context.CancelFunc
 	done   chan error
@@ -159,6 +161,7 @@ func (h *harness) start() {
 		Delivery: delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 			RestrictedHold: restrictedHold},
 		DiscoveryDelay: 20 * time.Millisecond,
+		DiscoveryAfter: h.discoveryAfter,
 	}, log)
 	if err != nil {
 		h.t.Fatal(err)

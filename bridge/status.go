@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,10 @@ type status struct {
 	token TokenState
 
 	publishing sync.Mutex // one discovery publication at a time
+
+	// republishing is set while a republish for Home Assistant's birth
+	// message waits for its delay: it answers every birth until it starts.
+	republishing atomic.Bool
 }
 
 func newStatus(b *Bridge, token TokenState) *status {
@@ -66,14 +71,32 @@ func (s *status) connected() {
 
 // homeAssistantOnline republishes discovery after Home Assistant restarted,
 // after a random delay as Home Assistant's MQTT documentation recommends so
-// that many integrations do not answer at once.
+// that many integrations do not answer at once. A burst of birth messages
+// gets one republish, as Zigbee2MQTT answers them (lib/extension/
+// homeassistant.ts): a birth that comes while a republish waits adds
+// nothing. It is called on paho's goroutine and does not block.
 func (s *status) homeAssistantOnline() {
+	if !s.republishing.CompareAndSwap(false, true) {
+		s.b.log.Trace().Msg("Home Assistant is online; the republish already scheduled answers it")
+		return
+	}
 	delay := time.Duration(rand.Int64N(int64(s.b.discoveryDelay()) + 1))
+	after := time.After
+	if s.b.deps.DiscoveryAfter != nil {
+		after = s.b.deps.DiscoveryAfter
+	}
+	due := after(delay)
 	s.b.log.Debug().Dur("delay", delay).Msg("Home Assistant is online; republishing discovery")
 	s.b.background(func() {
-		if s.b.pause(delay) {
-			s.publishAll()
+		select {
+		case <-due:
+		case <-s.b.gate.stopped:
+			return
 		}
+		// A birth from now on may come after Home Assistant missed this
+		// publication: it gets a republish of its own.
+		s.republishing.Store(false)
+		s.publishAll()
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"unicode"
 )
 
 // redacted is what a set Secret prints instead of its value.
@@ -64,9 +65,18 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // LogValue makes log/slog print String.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
+// spacedSecrets are the secrets that may hold spaces inside: passwords,
+// which people choose. Tokens and app secrets never do, so a space inside
+// one is a copying mistake.
+var spacedSecrets = map[string]bool{"MQTT_PASSWORD": true}
+
 // LoadSecret settles a secret given either directly in variable name or as
-// the path in name_FILE, which is read with trailing white space removed.
-// Its errors name the variable and never hold the secret.
+// the path in name_FILE. Either way the value loses its surrounding white
+// space, such as the line break that ends a file or that a shell or .env
+// file leaves, and a file loses a leading byte order mark. A value holding
+// a control character (a line break inside, a tab), or a space inside a
+// token, which no service would accept, is an error, as is one of white
+// space only. Its errors name the variable and never hold the secret.
 func LoadSecret(name string, s *Secret, path string, required bool) error {
 	fileVar := name + "_FILE"
 	switch {
@@ -77,18 +87,39 @@ func LoadSecret(name string, s *Secret, path string, required bool) error {
 		if err != nil {
 			return &Error{Var: fileVar, Problem: "cannot read the secret", Err: err}
 		}
-		if v == "" {
+		if strings.TrimSpace(v) == "" {
 			return &Error{Var: fileVar, Problem: "file " + path + " is empty"}
 		}
-		*s = NewSecret(v)
-	case required && !s.IsSet():
+		return settleSecret(name, fileVar, s, v)
+	case s.IsSet():
+		return settleSecret(name, name, s, s.value)
+	case required:
 		return &Error{Var: name, Problem: "required (set it or " + fileVar + ")"}
 	}
 	return nil
 }
 
-// readSecretFile returns the content of the file at path without trailing
-// white space. Its errors never contain the content.
+// settleSecret stores v, trimmed, in s, or reports as variable from why the
+// secret called name cannot be right.
+func settleSecret(name, from string, s *Secret, v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return &Error{Var: from, Problem: "holds only white space"}
+	}
+	for _, r := range v {
+		switch {
+		case unicode.IsControl(r):
+			return &Error{Var: from, Problem: "holds a line break, tab or other control character inside the secret; copy it again without it"}
+		case unicode.IsSpace(r) && !spacedSecrets[name]:
+			return &Error{Var: from, Problem: "holds a space inside the secret, which a token never does; copy it again without it"}
+		}
+	}
+	*s = NewSecret(v)
+	return nil
+}
+
+// readSecretFile returns the content of the file at path, without a
+// leading byte order mark. Its errors never contain the content.
 func readSecretFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -102,5 +133,5 @@ func readSecretFile(path string) (string, error) {
 	if len(b) > maxSecretFile {
 		return "", fmt.Errorf("%s is larger than %d KiB; is it the right file?", path, maxSecretFile>>10)
 	}
-	return strings.TrimRight(string(b), " \t\r\n"), nil
+	return strings.TrimPrefix(string(b), "\uFEFF"), nil
 }

@@ -69,11 +69,26 @@ func newHome(t *testing.T) *home {
 		w.(http.Flusher).Flush()
 		h.wait(r)
 	})
+	lanMux.HandleFunc("/to-file", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
+	})
 	lanMux.HandleFunc("/to-ha", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, haURL+"/local/snap.jpg", http.StatusFound)
 	})
 
 	haMux.HandleFunc("/local/snap.jpg", serveJPEG)
+	haMux.HandleFunc("/media/local/snap.jpg", serveJPEG)
+	haMux.HandleFunc("/api/states", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+haToken {
+			http.Error(w, "401: Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`[{"entity_id": "lock.front_door", "state": "unlocked"}]`))
+	})
+	haMux.HandleFunc("/local/to-states", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/api/states", http.StatusFound)
+	})
 	haMux.HandleFunc("/local/to-self", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/local/snap.jpg", http.StatusFound)
 	})
@@ -239,7 +254,11 @@ func TestOpenURLErrors(t *testing.T) {
 		{"protocol-relative", "//evil.example/snap.jpg", "want an http:// or https:// URL", true},
 		{"malformed", "http://cam era/x.jpg", "image URL is not a valid URL", true},
 		{"query hidden", h.lan.URL + "/missing.jpg?user=admin&pwd=hunter2", "/missing.jpg: 404", true},
-		{"password hidden", strings.Replace(h.lan.URL, "//", "//admin:hunter2@", 1) + "/missing.jpg", "admin:xxxxx@", true},
+		{"password hidden", strings.Replace(h.lan.URL, "//", "//admin:hunter2@", 1) + "/missing.jpg", "//xxxxx@", true},
+		{"user name hidden", strings.Replace(h.lan.URL, "//", "//hunter2@", 1) + "/missing.jpg", "//xxxxx@", true},
+		{"user name hidden when unreachable", strings.Replace(gone.URL, "//", "//hunter2@", 1) + "/snap.jpg", "//xxxxx@", false},
+		{"redirect to file", h.lan.URL + "/to-file", "redirected to file:///etc/passwd, which is not an http:// or https:// URL", true},
+		{"port out of range", "http://127.0.0.1:99999/snap.jpg", "invalid port", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

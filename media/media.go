@@ -32,7 +32,9 @@ type Config struct {
 	// http://homeassistant.local:8123; "" when unset.
 	HAURL string
 	// HAToken is a long-lived Home Assistant access token (HA_TOKEN). It is
-	// sent only to HAURL's scheme, host and port.
+	// sent only to HAURL's scheme, host and port, and there only for the
+	// paths a picture needs: /api/camera_proxy/, /api/image_proxy/, /local/
+	// and /media/.
 	HAToken string
 	// MediaDirs are the absolute folders local files may be read from
 	// (MEDIA_DIRS). Empty: no file may be read.

@@ -29,7 +29,8 @@ func BenchmarkParsePlain(b *testing.B) {
 	}
 }
 
-// BenchmarkSplit splits a 64 KiB report of paragraphs, lines and a few emoji.
+// BenchmarkSplit splits a 64 KiB report of paragraphs, lines and a few emoji:
+// MaxParts parts, the last cut, since the report would need over 30.
 func BenchmarkSplit(b *testing.B) {
 	paragraph := strings.Repeat("Sensor kitchen_temperature reads 21.5 °C 🌡️, within range.\n", 6)
 	text := strings.Repeat(paragraph+"\n", 64<<10/len(paragraph))

@@ -17,6 +17,16 @@ const MaxPayload = 256 << 10
 // MaxIDLen is the longest idempotency key Parse accepts, in characters.
 const MaxIDLen = 256
 
+// MaxTargets is how many people and groups one payload's "target" may name,
+// repeats not counted (SPEC.md section 3). A longer list is refused whole,
+// with one result: answering each name would let one message fan out into
+// thousands of results on as many topics.
+const MaxTargets = 64
+
+// maxJSONDepth is how deeply encoding/json lets values nest
+// (maxNestingDepth in encoding/json/scanner.go); it refuses anything deeper.
+const maxJSONDepth = 10000
+
 // Quick reply limits, from
 // https://developers.facebook.com/docs/messenger-platform/send-messages/quick-replies :
 // "quick_replies ... up to 13" and "title ... 20 character limit".
@@ -60,6 +70,9 @@ var topKeys = []string{
 // as templating tools produce for optional values. A leading UTF-8 byte order
 // mark is ignored.
 //
+// A payload that starts as a JSON object but nests too deeply to be decoded
+// is refused rather than sent as text.
+//
 // Parse returns an *InputError when the payload cannot be sent as it stands;
 // the Message then holds only the id and targets it could read. Keys it
 // ignores are listed in the result's Unknown field.
@@ -80,8 +93,42 @@ func Parse(payload []byte) (Message, error) {
 		if json.Unmarshal(payload, &fields) == nil {
 			return parseObject(object{fields: fields})
 		}
+		if depth(payload) > maxJSONDepth {
+			// Meant as a structured message, but no JSON decoder reads it:
+			// sent as text, it would be pages of brackets.
+			return Message{}, &InputError{Problem: fmt.Sprintf(
+				"payload is a JSON object nested more than %d levels deep, which cannot be read; flatten it", maxJSONDepth)}
+		}
 	}
 	return Message{Text: string(payload)}, nil
+}
+
+// depth returns how deeply the arrays and objects of JSON text b nest,
+// ignoring brackets inside strings; b need not be valid JSON.
+func depth(b []byte) int {
+	level, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			level++
+			deepest = max(deepest, level)
+		case c == '}' || c == ']':
+			level--
+		}
+	}
+	return deepest
 }
 
 // source is an attachment and the key that gave it.
@@ -190,7 +237,8 @@ func (d *decoder) id(v value) string {
 }
 
 // targets reads recipient and group names given as one string or an array
-// of strings, dropping repeats and keeping order.
+// of strings, dropping repeats and keeping order. More than MaxTargets
+// names fail, with no names returned, so that the failure is reported once.
 func (d *decoder) targets(v value) []string {
 	var items []value
 	switch v.kind() {
@@ -217,6 +265,10 @@ func (d *decoder) targets(v value) []string {
 		}
 		seen[name] = true
 		names = append(names, name)
+	}
+	if len(names) > MaxTargets {
+		d.fail(v.field, "must name at most %d people and groups, got %d", MaxTargets, len(names))
+		return nil
 	}
 	return names
 }

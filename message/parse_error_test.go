@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,8 @@ func TestParseErrors(t *testing.T) {
 		{"empty object", `{}`, "", `nothing to send: give "message" or an attachment`},
 		{"only a title", `{"title": "Doorbell"}`, "", "nothing to send"},
 		{"blank message", `{"message": " \n "}`, "", "nothing to send"},
+		{"object nested too deeply", `{"message": "x", "data": ` + nested(maxJSONDepth) + `}`, "",
+			"JSON object nested more than 10000 levels deep"},
 		{"misspelt key", `{"Message": "hi", "targte": "bob"}`, "", `(ignored keys: Message, targte)`},
 
 		// Types.
@@ -46,6 +49,7 @@ func TestParseErrors(t *testing.T) {
 		{"message and text differ", `{"message": "a", "text": "b"}`, "", `give "message" or its alias "text", not both`},
 		{"upper-case target", `{"message": "x", "target": "Alice"}`, "target", `lowercase letters, digits, "_" or "-", got "Alice"`},
 		{"target with space", `{"message": "x", "target": ["bob", "alice smith"]}`, "target[1]", "got \"alice smith\""},
+		{"65 targets", `{"message": "x", "target": ` + names(65) + `}`, "target", "must name at most 64 people and groups, got 65"},
 		{"target too long", `{"message": "x", "target": ["` + strings.Repeat("a", 65) + `"]}`, "target[0]", "1 to 64"},
 		{"long value is shortened", `{"message": "x", "target": "` + strings.Repeat("A", 100) + `"}`, "target", strings.Repeat("A", 40) + `"…`},
 		{"14 quick replies", `{"message": "x", "quick_replies": ` + quoted("a", 14) + `}`, "quick_replies", "at most 13 quick replies"},
@@ -117,6 +121,62 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error repeats a URL's token: %v", err)
 			}
 		})
+	}
+}
+
+// names returns a JSON array of n distinct recipient names.
+func names(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"person%d"`, i)
+	}
+	return "[" + b.String() + "]"
+}
+
+// nested returns JSON arrays nested n deep, with a string of brackets at
+// the bottom that must not count.
+func nested(n int) string {
+	return strings.Repeat("[", n) + `"[[{{"` + strings.Repeat("]", n)
+}
+
+func TestParseTargetsUpToTheCap(t *testing.T) {
+	m, err := Parse([]byte(`{"message": "x", "target": ` + names(MaxTargets) + `, "id": "a"}`))
+	if err != nil || len(m.Targets) != MaxTargets {
+		t.Fatalf("Parse with %d targets = %d targets, %v", MaxTargets, len(m.Targets), err)
+	}
+	// Repeats do not count: 64 names given twice over are 64.
+	twice := strings.Replace(names(MaxTargets), "]", ","+names(MaxTargets)[1:], 1)
+	if m, err := Parse([]byte(`{"message": "x", "target": ` + twice + `}`)); err != nil || len(m.Targets) != MaxTargets {
+		t.Fatalf("Parse with %d targets given twice = %d targets, %v", MaxTargets, len(m.Targets), err)
+	}
+}
+
+// TestParseTooManyTargetsNamesNone checks that a refused list yields no
+// targets, so that the refusal is reported once, not once per name.
+func TestParseTooManyTargetsNamesNone(t *testing.T) {
+	m, err := Parse([]byte(`{"id": "flood", "message": "x", "target": ` + names(10000) + `}`))
+	if err == nil || len(m.Targets) != 0 || m.ID != "flood" {
+		t.Fatalf("Parse with 10000 targets = id %q, %d targets, %v; want id flood, none, an error", m.ID, len(m.Targets), err)
+	}
+}
+
+// TestParseDeepObjectAtTheLimit checks maxJSONDepth against encoding/json:
+// an object nested as deep as it reads is structured; one level more is
+// refused, not sent as text.
+func TestParseDeepObjectAtTheLimit(t *testing.T) {
+	m, err := Parse([]byte(`{"message": "x", "deep": ` + nested(maxJSONDepth-1) + `}`))
+	if err != nil || m.Text != "x" {
+		t.Fatalf("Parse of an object %d deep = %.40q, %v; want text \"x\"", maxJSONDepth, m.Text, err)
+	}
+	if m, err := Parse([]byte(`{"message": "x", "deep": ` + nested(maxJSONDepth) + `}`)); err == nil {
+		t.Fatalf("Parse of an object %d deep = %.40q…, want an error", maxJSONDepth+1, m.Text)
+	}
+	// Invalid JSON that is not deep stays text, as SPEC.md says.
+	if m, err := Parse([]byte(`{{ not json ]]`)); err != nil || m.Text != "{{ not json ]]" {
+		t.Fatalf("Parse of brace text = %q, %v; want it as the text", m.Text, err)
 	}
 }
 

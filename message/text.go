@@ -18,18 +18,36 @@ import (
 // so a text within the limit by it is within the limit however Messenger counts.
 const MaxTextLen = 2000
 
+// MaxParts is how many messages one text is split into at most (SPEC.md
+// section 3); the rest is cut, and the last part ends with CutMarker.
+const MaxParts = 10
+
+// CutMarker ends the last part of a text cut by Split, telling the reader
+// that the text went on. shortCutMarker replaces it when a part is too short
+// to hold it.
+const (
+	CutMarker      = "… [message cut: too long for Messenger]"
+	shortCutMarker = "…"
+)
+
 // Body returns the text as sent: the title, if any, as a bold first line
 // ("*Title*", which Messenger renders bold), then the text. Line breaks and
 // runs of spaces in the title become single spaces, so the bold markup holds.
+// A title too long to fit in one message of MaxTextLen with its markers is
+// sent without them, since Split would leave its opening and closing
+// markers in different messages.
 func (m Message) Body() string {
 	title := strings.Join(strings.Fields(m.Title), " ")
+	if title != "" && utf16Len(title)+2 <= MaxTextLen {
+		title = "*" + title + "*"
+	}
 	switch {
 	case title == "":
 		return m.Text
 	case m.Text == "":
-		return "*" + title + "*"
+		return title
 	}
-	return "*" + title + "*\n" + m.Text
+	return title + "\n" + m.Text
 }
 
 // Split cuts text into parts of at most limit characters, counted as UTF-16
@@ -44,20 +62,42 @@ func (m Message) Body() string {
 //
 // Parts are trimmed of the whitespace they were cut at and none is empty:
 // joined with that whitespace, they give back text less its leading and
-// trailing whitespace. Split returns nil for a text that is empty or only
-// whitespace. It panics if limit is below 2, the length of one character
-// outside the Basic Multilingual Plane.
+// trailing whitespace. A text needing more than MaxParts parts is cut
+// instead: its last part, the MaxParts-th, holds what fits before CutMarker
+// and ends with it (with "…" alone when limit is too small for CutMarker).
+// Split returns nil for a text that is empty or only whitespace. It panics
+// if limit is below 2, the length of one character outside the Basic
+// Multilingual Plane.
 func Split(text string, limit int) []string {
 	if limit < 2 {
 		panic("message: Split limit below 2")
 	}
 	var parts []string
 	for rest := strings.TrimSpace(text); rest != ""; {
+		if len(parts) == MaxParts-1 && utf16Len(rest) > limit {
+			return append(parts, cutShort(rest, limit))
+		}
 		i := cut(rest, limit)
 		parts = append(parts, rest[:i])
 		rest = strings.TrimLeftFunc(rest[i:], unicode.IsSpace)
 	}
 	return parts
+}
+
+// cutShort returns the start of s, which starts with a non-space character
+// and is longer than limit, followed by a marker saying that the rest was
+// cut, all within limit.
+func cutShort(s string, limit int) string {
+	marker := CutMarker
+	if utf16Len(marker) >= limit {
+		marker = shortCutMarker
+	}
+	room := limit - utf16Len(marker)
+	if room < 2 {
+		// cut needs room for a character outside the Basic Multilingual Plane.
+		return marker
+	}
+	return s[:cut(s, room)] + marker
 }
 
 // Cut preferences, best first.

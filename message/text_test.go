@@ -3,6 +3,7 @@ package message
 import (
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -18,10 +19,30 @@ func TestBody(t *testing.T) {
 		{"Doorbell", "", "*Doorbell*"},
 		{" Front\n door  bell ", "x", "*Front door bell*\nx"},
 		{"", "", ""},
+		{strings.Repeat("t", MaxTextLen-2), "x", "*" + strings.Repeat("t", MaxTextLen-2) + "*\nx"},
+		// Too long for its markers to share one message: sent plain.
+		{strings.Repeat("t", MaxTextLen-1), "x", strings.Repeat("t", MaxTextLen-1) + "\nx"},
 	}
 	for _, tt := range tests {
 		if got := (Message{Title: tt.title, Text: tt.text}).Body(); got != tt.want {
-			t.Errorf("Body() with title %q, text %q = %q, want %q", tt.title, tt.text, got, tt.want)
+			t.Errorf("Body() with title %.20q…, text %q = %.20q…, want %.20q…", tt.title, tt.text, got, tt.want)
+		}
+	}
+}
+
+// TestBoldTitleNeverStraddlesParts checks that every part of a body holds
+// its bold markers in pairs, whatever the title's length.
+func TestBoldTitleNeverStraddlesParts(t *testing.T) {
+	word := "Kitchen smoke alarm " // 20 units
+	for _, n := range []int{1, 50, 99, 100, 101, 150} {
+		title := strings.TrimSpace(strings.Repeat(word, n))
+		m := Message{Title: title, Text: strings.Repeat("Details follow. ", 200)}
+		parts := Split(m.Body(), MaxTextLen)
+		for i, p := range parts {
+			if strings.Count(p, "*")%2 != 0 {
+				t.Errorf("title of %d units: part %d of %d holds an unpaired bold marker: %.40q…%.40q",
+					utf16Len(title), i+1, len(parts), p, p[max(0, len(p)-40):])
+			}
 		}
 	}
 }
@@ -91,6 +112,47 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+func TestSplitCap(t *testing.T) {
+	words := func(n int) string { return strings.TrimSpace(strings.Repeat("ab ", n)) }
+	tests := []struct {
+		name  string
+		text  string
+		limit int
+		want  []string
+	}{
+		{"ten parts exactly", words(10), 2, strings.Fields(words(10))},
+		{"eleven parts: the tenth marked", words(11), 2, append(strings.Fields(words(9)), "…")},
+		{"marker too long for the part", words(40), 10, append(slices.Repeat([]string{words(3)}, 9), words(3)+"…")},
+		{"no room beside the marker", words(200), utf16Len(CutMarker) + 1, append(slices.Repeat([]string{words(13)}, 9), CutMarker)},
+		{"marker after a word", strings.Repeat("word ", 200), 50,
+			append(slices.Repeat([]string{strings.TrimSpace(strings.Repeat("word ", 10))}, 9), "word word"+CutMarker)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Split(tt.text, tt.limit)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Split(%.30q…, %d)\n got %q\nwant %q", tt.text, tt.limit, got, tt.want)
+			}
+			checkSplit(t, tt.text, tt.limit, got)
+		})
+	}
+}
+
+// TestSplitCapAtMessengerLimit checks the case the cap exists for: the
+// largest payload a message may hold becomes MaxParts messages, the last
+// ending with CutMarker, each within MaxTextLen.
+func TestSplitCapAtMessengerLimit(t *testing.T) {
+	text := strings.Repeat("All smoke alarms are fine. ", MaxPayload/27)
+	parts := Split(text, MaxTextLen)
+	if len(parts) != MaxParts {
+		t.Fatalf("a %d-byte text became %d parts, want %d", len(text), len(parts), MaxParts)
+	}
+	if last := parts[MaxParts-1]; !strings.HasSuffix(last, CutMarker) {
+		t.Errorf("last part ends %q, want %q", last[len(last)-60:], CutMarker)
+	}
+	checkSplit(t, text, MaxTextLen, parts)
+}
+
 func TestSplitPanicsBelowTwo(t *testing.T) {
 	defer func() {
 		if recover() == nil {
@@ -119,11 +181,16 @@ func TestSplitProperties(t *testing.T) {
 	}
 }
 
-// checkSplit fails t unless parts are a valid split of text: each non-empty,
-// trimmed, within limit and valid UTF-8, and together the whole text, in
-// order, less the whitespace between parts.
+// checkSplit fails t unless parts are a valid split of text: at most
+// MaxParts, each non-empty, trimmed, within limit and valid UTF-8, and
+// together the whole text, in order, less the whitespace between parts;
+// or, when the text needs more than MaxParts parts, its start, the last part
+// ending with a cut marker.
 func checkSplit(t testing.TB, text string, limit int, parts []string) {
 	t.Helper()
+	if len(parts) > MaxParts {
+		t.Fatalf("Split(%q, %d) = %d parts, more than %d", text, limit, len(parts), MaxParts)
+	}
 	rest := text
 	for i, part := range parts {
 		switch {
@@ -135,6 +202,18 @@ func checkSplit(t testing.TB, text string, limit int, parts []string) {
 			t.Fatalf("Split(%q, %d): part %d %q is cut inside a character", text, limit, i, part)
 		}
 		rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
+		if i == MaxParts-1 && !strings.HasPrefix(rest, part) {
+			// Cut: what precedes the marker comes next in the text, and the
+			// text goes on beyond it.
+			head, ok := strings.CutSuffix(part, CutMarker)
+			if !ok {
+				head, ok = strings.CutSuffix(part, shortCutMarker)
+			}
+			if !ok || !strings.HasPrefix(rest, head) || strings.TrimSpace(rest[len(head):]) == "" {
+				t.Fatalf("Split(%q, %d): last part %q is neither next in %q nor its start and a cut marker", text, limit, part, rest)
+			}
+			return
+		}
 		if !strings.HasPrefix(rest, part) {
 			t.Fatalf("Split(%q, %d): part %d %q is not next in %q", text, limit, i, part, rest)
 		}
