@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/household"
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 )
@@ -107,7 +107,7 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 		b.log.Debug().Str("topic", topic).Msg("ignoring a message on a topic the bridge no longer serves")
 		return outbox.Item{}, nil
 	}
-	if name != "" && !config.ValidName(name) {
+	if name != "" && !household.ValidName(name) {
 		return outbox.Item{}, []rejection{{result: delivery.Failure("", fmt.Errorf(
 			"topic %s: a recipient name is 1 to 64 lower-case letters, digits, '_' or '-'", topic))}}
 	}
@@ -145,7 +145,7 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 	var rejected []rejection
 	seen := make(map[string]bool)
 	for _, n := range names {
-		people, ok := b.cfg.Resolve(n)
+		people, ok := b.cfg.Household.Resolve(n)
 		if !ok {
 			rejected = append(rejected, rejection{name: n, result: delivery.Failure(msg.ID, b.unknownName(n))})
 			continue
@@ -164,7 +164,7 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 // rejectAll reports err to every person name addresses, or once on the
 // generic result topic when name is empty or unknown.
 func (b *Bridge) rejectAll(name, id string, err error) []rejection {
-	people, ok := b.cfg.Resolve(name)
+	people, ok := b.cfg.Household.Resolve(name)
 	if !ok {
 		if name != "" {
 			err = fmt.Errorf("%w; also: %w", b.unknownName(name), err)
@@ -179,5 +179,5 @@ func (b *Bridge) rejectAll(name, id string, err error) []rejection {
 }
 
 func (b *Bridge) unknownName(name string) error {
-	return fmt.Errorf("unknown recipient %q: configured names are %s (RECIPIENTS, GROUPS)", name, strings.Join(b.cfg.Names(), ", "))
+	return fmt.Errorf("unknown recipient %q: configured names are %s (RECIPIENTS, GROUPS)", name, strings.Join(b.cfg.Household.Names(), ", "))
 }

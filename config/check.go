@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 // brokerSchemes lists the MQTT_URL schemes paho.mqtt.golang dials, whether
@@ -123,32 +124,15 @@ func (c *Config) checkTemplate() error {
 }
 
 func (c *Config) checkPeople() error {
-	if len(c.Recipients) == 0 {
-		return &Error{Var: "RECIPIENTS", Problem: "required: name:PSID pairs such as alice:26428272146817880"}
-	}
-	people := make(map[string]bool, len(c.Recipients))
-	for _, r := range c.Recipients {
-		if people[r.Name] {
-			return &Error{Var: "RECIPIENTS", Problem: fmt.Sprintf("%q is listed twice", r.Name)}
+	h, err := household.New(c.Recipients, c.Groups)
+	if e, ok := errors.AsType[*household.Error](err); ok {
+		if e.InGroups {
+			return &Error{Var: "GROUPS", Problem: e.Problem}
 		}
-		people[r.Name] = true
+		return &Error{Var: "RECIPIENTS", Problem: e.Problem}
 	}
-	groups := make(map[string]bool, len(c.Groups))
-	for _, g := range c.Groups {
-		switch {
-		case people[g.Name]:
-			return &Error{Var: "GROUPS", Problem: fmt.Sprintf("group %q has the name of a recipient; rename one of them", g.Name)}
-		case groups[g.Name]:
-			return &Error{Var: "GROUPS", Problem: fmt.Sprintf("group %q is listed twice", g.Name)}
-		}
-		groups[g.Name] = true
-		for _, m := range g.Members {
-			if !people[m] {
-				return &Error{Var: "GROUPS", Problem: fmt.Sprintf("group %q: %q is not in RECIPIENTS", g.Name, m)}
-			}
-		}
-	}
-	return nil
+	c.Household = h
+	return err
 }
 
 func (c *Config) checkMQTT() error {
@@ -223,7 +207,7 @@ func (c *Config) checkRuntime() error {
 		d = strings.TrimSpace(d)
 		switch {
 		case d == "":
-			return &Error{Var: "MEDIA_DIRS", Problem: errEmptyEntry.Error()}
+			return &Error{Var: "MEDIA_DIRS", Problem: household.ErrEmptyEntry.Error()}
 		case !filepath.IsAbs(d):
 			return &Error{Var: "MEDIA_DIRS", Problem: fmt.Sprintf("%q is not an absolute path", d)}
 		}
@@ -334,4 +318,13 @@ func topicRoot(name, value string) error {
 		return nil
 	}
 	return &Error{Var: name, Problem: fmt.Sprintf("%s, got %q", problem, value)}
+}
+
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 // Config is the bridge's configuration. Each field is read from the variable
@@ -47,11 +48,11 @@ type Config struct {
 	// UtilityTemplateLang is a language code such as en_US.
 	UtilityTemplateLang string `envconfig:"FB_UTILITY_TEMPLATE_LANG" default:"en_US" desc:"Language of FB_UTILITY_TEMPLATE"`
 
-	// Recipients has at least one entry and no name twice.
-	Recipients []Recipient `envconfig:"RECIPIENTS" desc:"Required. name:PSID pairs, comma separated, e.g. alice:26428272146817880"`
-	// Groups have names distinct from each other and from Recipients, and
-	// list only names found in Recipients.
-	Groups []Group `envconfig:"GROUPS" desc:"group:name+name pairs, comma separated, e.g. family:alice+bob"`
+	// Recipients and Groups are RECIPIENTS and GROUPS as given; Household
+	// is the household they make, checked as a whole.
+	Recipients []household.Recipient `envconfig:"RECIPIENTS" desc:"Required. name:PSID pairs, comma separated, e.g. alice:26428272146817880"`
+	Groups     []household.Group     `envconfig:"GROUPS" desc:"group:name+name pairs, comma separated, e.g. family:alice+bob"`
+	Household  *household.Household  `ignored:"true"`
 
 	// MQTTURL uses a scheme paho accepts: tcp, mqtt (the same as tcp), ssl,
 	// tls, mqtts, ws or wss. A tcp, mqtt, ssl, tls or mqtts URL always has a

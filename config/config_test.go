@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/messenger-bridge/messenger-bridge/household"
 	"time"
 )
 
@@ -63,7 +65,7 @@ func defaults() Config {
 		GraphVersion:        "v25.0",
 		MessagingType:       "UPDATE",
 		UtilityTemplateLang: "en_US",
-		Recipients:          []Recipient{{Name: "alice", PSID: "26428272146817880"}},
+		Recipients:          []household.Recipient{{Name: "alice", PSID: "26428272146817880"}},
 		MQTTURL:             "tcp://localhost:1883",
 		MQTTClientID:        "messenger-bridge",
 		BaseTopic:           "messenger",
@@ -118,8 +120,8 @@ func TestLoadValid(t *testing.T) {
 			c.GraphURL, c.GraphVersion = "http://127.0.0.1:8080/graph", "v26.1"
 			c.MessagingType, c.MessageTag = "RESPONSE", ""
 			c.UtilityTemplate, c.UtilityTemplateLang = "home_alert", "de_DE"
-			c.Recipients = []Recipient{{"alice", "1"}, {"bob", "2"}, {"carol", "3"}}
-			c.Groups = []Group{{"family", []string{"alice", "bob"}}, {"all", []string{"carol", "bob", "alice"}}}
+			c.Recipients = []household.Recipient{{Name: "alice", PSID: "1"}, {Name: "bob", PSID: "2"}, {Name: "carol", PSID: "3"}}
+			c.Groups = []household.Group{{Name: "family", Members: []string{"alice", "bob"}}, {Name: "all", Members: []string{"carol", "bob", "alice"}}}
 			c.MQTTURL, c.MQTTUsername, c.MQTTPassword = "mqtts://broker.lan:8884", "bridge", NewSecret(password)
 			c.MQTTClientID, c.BaseTopic = "mb-1", "home/messenger"
 			c.CAFile, c.CertFile, c.KeyFile, c.Insecure = ca, cert, key, true
@@ -132,11 +134,11 @@ func TestLoadValid(t *testing.T) {
 		{"spaces around entries", base(
 			"RECIPIENTS", " alice : 1 ,  bob:22 ", "GROUPS", " family : bob + alice , duo:alice+alice+bob",
 		), func(c *Config) {
-			c.Recipients = []Recipient{{"alice", "1"}, {"bob", "22"}}
-			c.Groups = []Group{{"family", []string{"bob", "alice"}}, {"duo", []string{"alice", "alice", "bob"}}}
+			c.Recipients = []household.Recipient{{Name: "alice", PSID: "1"}, {Name: "bob", PSID: "22"}}
+			c.Groups = []household.Group{{Name: "family", Members: []string{"bob", "alice"}}, {Name: "duo", Members: []string{"alice", "alice", "bob"}}}
 		}},
 		{"names at the limits", base("RECIPIENTS", "a:1,"+strings.Repeat("z", 64)+":"+strings.Repeat("9", 32)), func(c *Config) {
-			c.Recipients = []Recipient{{"a", "1"}, {strings.Repeat("z", 64), strings.Repeat("9", 32)}}
+			c.Recipients = []household.Recipient{{Name: "a", PSID: "1"}, {Name: strings.Repeat("z", 64), PSID: strings.Repeat("9", 32)}}
 		}},
 		{"case normalised", base(
 			"FB_MESSAGING_TYPE", " message_tag", "FB_MESSAGE_TAG", "human_agent", "LOG_LEVEL", "DEBUG", "LOG_FORMAT", " Console ",
@@ -173,6 +175,10 @@ func TestLoadValid(t *testing.T) {
 			}
 			want := defaults()
 			tt.want(&want)
+			if got.Household == nil || len(got.Household.Names()) != len(want.Recipients)+len(want.Groups) {
+				t.Errorf("Household = %v, want one of the %d recipients and %d groups", got.Household, len(want.Recipients), len(want.Groups))
+			}
+			got.Household = nil
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("Load\n got %#v\nwant %#v", *got, want)
 			}

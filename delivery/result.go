@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 // Status is the outcome of one message for one recipient.
@@ -65,7 +65,7 @@ func describe(ctx context.Context, name string, err error) *ErrorInfo {
 	if errors.As(err, &gerr) {
 		info.Code, info.Subcode, info.TokenInvalid = gerr.Code, gerr.Subcode, gerr.TokenInvalid()
 		if hint := gerr.Hint(); hint != "" {
-			info.Hint = config.DisplayName(name) + ": " + hint
+			info.Hint = household.DisplayName(name) + ": " + hint
 		}
 	}
 	return info

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/household"
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/reach"
 )
@@ -51,7 +51,7 @@ func (e *WindowError) info() *ErrorInfo {
 	if e.Graph != nil {
 		info.Subcode = e.Graph.Subcode
 	}
-	who := config.DisplayName(e.Name)
+	who := household.DisplayName(e.Name)
 	last := "when is not known to the bridge"
 	if !e.Person.LastReceived.IsZero() {
 		last = "last at " + e.Person.LastReceived.UTC().Format(time.RFC3339)
@@ -93,7 +93,7 @@ func (m *Messenger) closedWindow(ctx context.Context, j *Job, p reach.Person, ge
 	}
 	j.Via, j.templateFrom, j.templateParts = ViaTemplate, done, texts
 	if len(left) > 0 {
-		j.Note = strings.Join(left, " and ") + " could not go: " + config.DisplayName(j.Recipient) +
+		j.Note = strings.Join(left, " and ") + " could not go: " + household.DisplayName(j.Recipient) +
 			"'s 24-hour window is closed, and the utility template carries text only"
 	}
 	return m.sendTemplate(ctx, j)

@@ -16,7 +16,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 // Fixed parts of the device and its entities (SPEC.md section 5).
@@ -248,14 +248,14 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 		},
 	}
 	for _, e := range entities {
-		if !config.ValidName(e.Name) {
-			return nil, fmt.Errorf("discovery: name %q: want 1–%d lowercase letters, digits, _ or -", e.Name, config.MaxNameLen)
+		if !household.ValidName(e.Name) {
+			return nil, fmt.Errorf("discovery: name %q: want 1–%d lowercase letters, digits, _ or -", e.Name, household.MaxNameLen)
 		}
 		notifyID := idNotifyPrefix + e.Name
 		if _, dup := cmps[notifyID]; dup {
 			return nil, fmt.Errorf("discovery: name %q is given twice", e.Name)
 		}
-		display, object := config.DisplayName(e.Name), objectID(e.Name)
+		display, object := household.DisplayName(e.Name), objectID(e.Name)
 		cmps[notifyID] = component{
 			Platform:        platformNotify,
 			Name:            display,

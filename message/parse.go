@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 // MaxPayload is the largest payload Parse accepts, in bytes (256 KiB).
@@ -259,8 +259,8 @@ func (d *decoder) targets(v value) []string {
 		if name == "" || seen[name] {
 			continue
 		}
-		if !config.ValidName(name) {
-			d.fail(item.field, `must be 1 to %d lowercase letters, digits, "_" or "-", got %s`, config.MaxNameLen, brief(name))
+		if !household.ValidName(name) {
+			d.fail(item.field, `must be 1 to %d lowercase letters, digits, "_" or "-", got %s`, household.MaxNameLen, brief(name))
 			return nil
 		}
 		seen[name] = true

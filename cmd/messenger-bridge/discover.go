@@ -17,6 +17,7 @@ import (
 
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 const discoverUsage = `Usage: messenger-bridge discover [--json]
@@ -112,7 +113,7 @@ func printDiscovered(w io.Writer, out discovered) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Recipient, p.Name, p.PSID, last)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nPut this line in the configuration (.env); rename anyone you like, with 1 to %d\n", config.MaxNameLen)
+	fmt.Fprintf(w, "\nPut this line in the configuration (.env); rename anyone you like, with 1 to %d\n", household.MaxNameLen)
 	fmt.Fprintf(w, "lower-case letters, digits, _ or -, and restart the bridge:\n\nRECIPIENTS=%s\n", out.Recipients)
 }
 
@@ -126,7 +127,7 @@ func slugs(people []graph.Person) []string {
 		name := base
 		for n := 2; used[name]; n++ {
 			suffix := "_" + strconv.Itoa(n)
-			name = strings.TrimRight(base[:min(len(base), config.MaxNameLen-len(suffix))], "_-") + suffix
+			name = strings.TrimRight(base[:min(len(base), household.MaxNameLen-len(suffix))], "_-") + suffix
 		}
 		used[name] = true
 		names[i] = name
@@ -137,7 +138,7 @@ func slugs(people []graph.Person) []string {
 // slug turns a person's name into a recipient name config.ValidName
 // accepts: lower case, common Latin letters with diacritics folded to plain
 // ones, each run of other characters than a-z, 0-9, _ and - made one _,
-// with none at either end, and at most config.MaxNameLen long. A name with
+// with none at either end, and at most household.MaxNameLen long. A name with
 // nothing left is "person".
 func slug(name string) string {
 	var b strings.Builder
@@ -150,7 +151,7 @@ func slug(name string) string {
 		}
 	}
 	s := strings.Trim(b.String(), "_-")
-	s = strings.TrimRight(s[:min(len(s), config.MaxNameLen)], "_-")
+	s = strings.TrimRight(s[:min(len(s), household.MaxNameLen)], "_-")
 	if s == "" {
 		return "person"
 	}

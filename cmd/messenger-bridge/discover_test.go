@@ -14,6 +14,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/household"
 )
 
 // Credentials of the setup commands under test: long and unusual, so that a
@@ -206,8 +207,8 @@ func TestSlug(t *testing.T) {
 		"snake_case already_here": "snake_case_already_here",
 	}
 	for in, want := range tests {
-		if got := slug(in); got != want || !config.ValidName(got) {
-			t.Errorf("slug(%q) = %q, want %q (valid: %v)", in, got, want, config.ValidName(got))
+		if got := slug(in); got != want || !household.ValidName(got) {
+			t.Errorf("slug(%q) = %q, want %q (valid: %v)", in, got, want, household.ValidName(got))
 		}
 	}
 }
@@ -222,7 +223,7 @@ func TestSlugsAreDistinctAndValid(t *testing.T) {
 	want := []string{long[:64], long[:62] + "_2", long[:62] + "_3", "ann", "ann_2", "ann_3", "ann_2_2", "person", "person_2"}
 	seen := make(map[string]bool)
 	for i, name := range names {
-		if name != want[i] || !config.ValidName(name) || seen[name] {
+		if name != want[i] || !household.ValidName(name) || seen[name] {
 			t.Errorf("name %d = %q, want %q, valid and unique", i, name, want[i])
 		}
 		seen[name] = true

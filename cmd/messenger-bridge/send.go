@@ -17,6 +17,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/household"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
@@ -69,10 +70,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(fs, stderr, err)
 	}
-	people, ok := cfg.Resolve(name)
+	people, ok := cfg.Household.Resolve(name)
 	if !ok {
 		fmt.Fprintf(stderr, "messenger-bridge send: %q is in neither RECIPIENTS nor GROUPS, which name %s\n",
-			name, strings.Join(cfg.Names(), ", "))
+			name, strings.Join(cfg.Household.Names(), ", "))
 		return exitUsage
 	}
 	msg, dirs, err := composeMessage(text, *image)
@@ -154,7 +155,7 @@ func (c collector) Done(...uint64) error                  { return nil } // noth
 // deliver sends msg to each of people through the service's dispatcher,
 // retrying transient failures for up to ttl, and returns the results by
 // name. When ctx ends first, the people not yet served are missing.
-func deliver(ctx context.Context, s delivery.Sender, people []config.Recipient, msg message.Message, ttl time.Duration, log zerolog.Logger) map[string]delivery.Result {
+func deliver(ctx context.Context, s delivery.Sender, people []household.Recipient, msg message.Message, ttl time.Duration, log zerolog.Logger) map[string]delivery.Result {
 	reported := make(collector, len(people))
 	d := delivery.New(s, reported, reported, delivery.Options{TTL: ttl, Drain: sendDrain}, log)
 	now := time.Now()

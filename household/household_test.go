@@ -1,4 +1,4 @@
-package config
+package household
 
 import (
 	"fmt"
@@ -31,14 +31,15 @@ func TestValidName(t *testing.T) {
 	}
 }
 
-func people() *Config {
-	return &Config{
-		Recipients: []Recipient{{"alice", "1"}, {"bob", "2"}, {"carol", "3"}},
-		Groups: []Group{
-			{"family", []string{"carol", "alice"}},
-			{"repeats", []string{"bob", "alice", "bob", "alice"}},
-		},
+func people() *Household {
+	h, err := New([]Recipient{{"alice", "1"}, {"bob", "2"}, {"carol", "3"}}, []Group{
+		{"family", []string{"carol", "alice"}},
+		{"repeats", []string{"bob", "alice", "bob", "alice"}},
+	})
+	if err != nil {
+		panic(err)
 	}
+	return h
 }
 
 func TestResolve(t *testing.T) {
@@ -71,14 +72,17 @@ func TestNames(t *testing.T) {
 }
 
 func BenchmarkResolve(b *testing.B) {
-	c := &Config{}
+	var rs []Recipient
 	var everyone []string
 	for i := range 50 {
 		name := fmt.Sprintf("person%d", i)
-		c.Recipients = append(c.Recipients, Recipient{name, fmt.Sprint(i + 1)})
+		rs = append(rs, Recipient{name, fmt.Sprint(i + 1)})
 		everyone = append(everyone, name)
 	}
-	c.Groups = []Group{{"everyone", everyone}}
+	c, err := New(rs, []Group{{"everyone", everyone}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("recipient", func(b *testing.B) {
 		for b.Loop() {
 			c.Resolve("person49")
@@ -103,5 +107,31 @@ func TestDisplayName(t *testing.T) {
 		if got := DisplayName(name); got != want {
 			t.Errorf("DisplayName(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+func TestNewChecksTheWhole(t *testing.T) {
+	alice := Recipient{"alice", "1"}
+	tests := []struct {
+		name     string
+		rs       []Recipient
+		gs       []Group
+		inGroups bool
+		problem  string
+	}{
+		{"nobody", nil, nil, false, "required"},
+		{"twice", []Recipient{alice, alice}, nil, false, `"alice" is listed twice`},
+		{"group named like a person", []Recipient{alice}, []Group{{"alice", []string{"alice"}}}, true, "has the name of a recipient"},
+		{"group twice", []Recipient{alice}, []Group{{"g", []string{"alice"}}, {"g", []string{"alice"}}}, true, `group "g" is listed twice`},
+		{"unknown member", []Recipient{alice}, []Group{{"g", []string{"bob"}}}, true, `"bob" is not in RECIPIENTS`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.rs, tt.gs)
+			e, ok := err.(*Error)
+			if !ok || e.InGroups != tt.inGroups || !strings.Contains(e.Problem, tt.problem) {
+				t.Fatalf("New = %v, want an *Error (groups %v) saying %q", err, tt.inGroups, tt.problem)
+			}
+		})
 	}
 }

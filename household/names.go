@@ -1,9 +1,14 @@
-package config
+// Package household is who the bridge talks to: the people of a household,
+// each with a name used in topics and payloads and the page-scoped ID
+// (PSID) Messenger knows them by, and the groups that stand for several of
+// them. It holds the naming rules SPEC.md gives, so that every package that
+// handles a name applies the same ones; package config fills a Household
+// from RECIPIENTS and GROUPS.
+package household
 
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -14,8 +19,8 @@ const MaxNameLen = 64
 // 17 digits long; 32 leaves Meta room to grow them.
 const maxPSIDLen = 32
 
-// errEmptyEntry reports an empty item in a comma-separated list.
-var errEmptyEntry = errors.New("empty entry; remove the extra comma")
+// ErrEmptyEntry reports an empty item in a comma-separated list.
+var ErrEmptyEntry = errors.New("empty entry; remove the extra comma")
 
 // Recipient is a person the bridge can message: the name used in topics and
 // payloads, and the page-scoped ID (PSID) Messenger knows them by.
@@ -29,7 +34,7 @@ type Recipient struct {
 func (r *Recipient) UnmarshalText(text []byte) error {
 	entry := strings.TrimSpace(string(text))
 	if entry == "" {
-		return errEmptyEntry
+		return ErrEmptyEntry
 	}
 	name, psid, ok := strings.Cut(entry, ":")
 	name, psid = strings.TrimSpace(name), strings.TrimSpace(psid)
@@ -55,11 +60,11 @@ type Group struct {
 
 // UnmarshalText reads one GROUPS entry, "group:name+name". Spaces around the
 // entry and around each name are ignored. Whether the members exist is
-// checked by Load, which knows the recipients.
+// checked by New, which knows the recipients.
 func (g *Group) UnmarshalText(text []byte) error {
 	entry := strings.TrimSpace(string(text))
 	if entry == "" {
-		return errEmptyEntry
+		return ErrEmptyEntry
 	}
 	name, list, ok := strings.Cut(entry, ":")
 	name = strings.TrimSpace(name)
@@ -130,45 +135,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// Names returns every name a message may be addressed to: the recipients,
-// then the groups, each in configuration order.
-func (c *Config) Names() []string {
-	names := make([]string, 0, len(c.Recipients)+len(c.Groups))
-	for _, r := range c.Recipients {
-		names = append(names, r.Name)
-	}
-	for _, g := range c.Groups {
-		names = append(names, g.Name)
-	}
-	return names
-}
-
-// Resolve returns the recipients name stands for: a recipient itself, or a
-// group's members in the group's order, each once. It reports false when
-// name is neither a recipient nor a group.
-func (c *Config) Resolve(name string) ([]Recipient, bool) {
-	if r, ok := c.recipient(name); ok {
-		return []Recipient{r}, true
-	}
-	i := slices.IndexFunc(c.Groups, func(g Group) bool { return g.Name == name })
-	if i < 0 {
-		return nil, false
-	}
-	members := make([]Recipient, 0, len(c.Groups[i].Members))
-	for _, m := range c.Groups[i].Members {
-		if r, ok := c.recipient(m); ok && !slices.Contains(members, r) {
-			members = append(members, r)
-		}
-	}
-	return members, true
-}
-
-func (c *Config) recipient(name string) (Recipient, bool) {
-	i := slices.IndexFunc(c.Recipients, func(r Recipient) bool { return r.Name == name })
-	if i < 0 {
-		return Recipient{}, false
-	}
-	return c.Recipients[i], true
 }
