@@ -303,7 +303,7 @@ func TestNew(t *testing.T) {
 		{"bad version", graph.Config{PageToken: token, Version: "25.0"}, "want vMAJOR.MINOR"},
 		{"tag missing", graph.Config{PageToken: token, MessagingType: graph.MessagingTag}, "needs a tag"},
 		{"bad messaging type", graph.Config{PageToken: token, MessagingType: "PUSH"}, "not RESPONSE, UPDATE or MESSAGE_TAG"},
-		{"retired tag", graph.Config{PageToken: token, MessagingType: graph.MessagingTag, Tag: "ACCOUNT_UPDATE"}, "refuses this message tag since 2026-04-27"},
+		{"retired tag", graph.Config{PageToken: token, MessagingType: graph.MessagingTag, Tag: "ACCOUNT_UPDATE"}, "refused by Meta since 2026-04-27"},
 		{"UTILITY is SendTemplate's", graph.Config{PageToken: token, MessagingType: graph.MessagingUtility}, "not RESPONSE, UPDATE or MESSAGE_TAG"},
 	}
 	for _, tt := range tests {

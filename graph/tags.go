@@ -24,7 +24,7 @@ var RetiredTags = []string{"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PUR
 const TagsRetiredOn = "2026-04-27"
 
 // ErrRetiredTag is returned by CheckMessaging for a tag in RetiredTags.
-var ErrRetiredTag = errors.New("Meta refuses this message tag since " + TagsRetiredOn +
+var ErrRetiredTag = errors.New("this message tag is refused by Meta since " + TagsRetiredOn +
 	" (error 100/1893061), even inside the 24-hour window")
 
 // CheckMessaging reports whether messagingType and tag make a valid
