@@ -21,12 +21,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
-)
-
-// Payloads of the retained state topic, also Home Assistant's availability.
-const (
-	stateOnline  = "online"
-	stateOffline = "offline"
+	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // subscribeQoS is the QoS of every subscription: at least once, so that a
@@ -64,7 +59,7 @@ type Deps struct {
 type Bridge struct {
 	cfg    *config.Config
 	deps   Deps
-	topics Topics
+	topics topics.Tree
 	log    zerolog.Logger
 
 	client     mqtt.Client
@@ -93,7 +88,7 @@ type inbound struct {
 func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 	b := &Bridge{
 		cfg: cfg, deps: deps, log: log,
-		topics:    Topics{Base: cfg.BaseTopic},
+		topics:    topics.Tree{Base: cfg.BaseTopic, DiscoveryPrefix: cfg.DiscoveryPrefix},
 		inbox:     fifo.New[inbound](),
 		gate:      newResumeGate(),
 		connected: make(chan struct{}),
@@ -165,7 +160,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Wait()
 
 	if b.client.IsConnectionOpen() {
-		b.publish(b.topics.State(), true, []byte(stateOffline)).WaitTimeout(2 * time.Second)
+		b.publish(b.topics.State(), true, []byte(topics.Offline)).WaitTimeout(2 * time.Second)
 	}
 	b.client.Disconnect(250)
 	b.bgMu.Lock()
@@ -178,9 +173,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 // receive is paho's handler for every message. It must not block.
 func (b *Bridge) receive(_ mqtt.Client, m mqtt.Message) {
-	if b.cfg.Discovery && m.Topic() == b.cfg.DiscoveryPrefix+"/status" {
+	if b.cfg.Discovery && m.Topic() == b.topics.HomeAssistantStatus() {
 		m.Ack()
-		if string(m.Payload()) == stateOnline {
+		if string(m.Payload()) == topics.Online {
 			b.state.homeAssistantOnline()
 		}
 		return
@@ -195,7 +190,7 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		b.topics.Notify("+"): subscribeQoS,
 	}
 	if b.cfg.Discovery {
-		subs[b.cfg.DiscoveryPrefix+"/status"] = subscribeQoS
+		subs[b.topics.HomeAssistantStatus()] = subscribeQoS
 	}
 	// Subscribing waits for the broker, so it runs off paho's goroutine.
 	b.background(func() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/messenger-bridge/messenger-bridge/discovery"
+	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // defaultDiscoveryDelay bounds the random wait before answering Home
@@ -114,10 +115,9 @@ func (s *status) publishToken() {
 		expires = *t.ExpiresAt
 	}
 	attrs, _ := json.Marshal(discovery.TokenAttributes{TokenState: t.State, ExpiresAt: t.ExpiresAt, Problem: t.Problem})
-	base := b.cfg.BaseTopic
-	b.publish(discovery.TokenAttributesTopic(base), true, attrs)
-	b.publish(discovery.TokenProblemTopic(base), true, []byte(discovery.TokenProblemPayload(t.State == TokenInvalid)))
-	b.publish(discovery.TokenExpiresTopic(base), true, []byte(discovery.TokenExpiresPayload(expires)))
+	b.publish(b.topics.Token(), true, attrs)
+	b.publish(b.topics.TokenProblem(), true, []byte(topics.Flag(t.State == TokenInvalid)))
+	b.publish(b.topics.TokenExpires(), true, []byte(topics.Time(expires)))
 }
 
 // writeFileAtomic replaces path with data so that a crash leaves the old or

@@ -100,7 +100,7 @@ func refuse(entries []outbox.Entry, err error) []rejection {
 // addresses, and rejections for everything it cannot deliver.
 func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 	topic := in.msg.Topic()
-	name, ok := b.topics.recipient(topic)
+	name, ok := b.topics.Recipient(topic)
 	if !ok {
 		// A subscription left in the persistent session by an earlier
 		// configuration (another base topic, discovery since turned off).

@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // Connection timings. Home brokers restart on updates; reconnecting every few
@@ -23,7 +24,7 @@ const (
 
 // clientOptions returns paho options for a persistent session with manual
 // acknowledgement: a message is acknowledged only once it is in the outbox.
-func clientOptions(cfg *config.Config, topics Topics) (*mqtt.ClientOptions, error) {
+func clientOptions(cfg *config.Config, tree topics.Tree) (*mqtt.ClientOptions, error) {
 	o := mqtt.NewClientOptions().
 		AddBroker(cfg.MQTTURL).
 		SetClientID(cfg.MQTTClientID).
@@ -36,7 +37,7 @@ func clientOptions(cfg *config.Config, topics Topics) (*mqtt.ClientOptions, erro
 		SetConnectRetry(true).
 		SetConnectRetryInterval(connectRetryInterval).
 		SetMaxReconnectInterval(maxReconnectInterval).
-		SetWill(topics.State(), stateOffline, 1, true)
+		SetWill(tree.State(), topics.Offline, 1, true)
 	if cfg.MQTTUsername != "" {
 		o.SetUsername(cfg.MQTTUsername)
 	}

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/discovery"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // people publishes, retained, what the reach.Tracker knows: each person's
@@ -83,10 +83,8 @@ type personState struct {
 }
 
 func (p *people) publish(name string) {
-	base := p.b.cfg.BaseTopic
 	if name == "" {
-		payload := discovery.TokenProblemPayload(p.reach.Restricted())
-		p.b.publish(discovery.PageRestrictedTopic(base), true, []byte(payload))
+		p.b.publish(p.b.topics.Restricted(), true, []byte(topics.Flag(p.reach.Restricted())))
 		return
 	}
 	if !p.known[name] {
@@ -99,7 +97,7 @@ func (p *people) publish(name string) {
 		Reachable:    p.templated || !who.Closed(p.reach.Now()),
 	}
 	payload, _ := json.Marshal(st) // times and a bool always marshal
-	p.b.publish(discovery.PersonTopic(base, name), true, payload)
+	p.b.publish(p.b.topics.Person(name), true, payload)
 }
 
 func utcOrNil(t time.Time) *time.Time {

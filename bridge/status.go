@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // Token states shown in bridge/info and the diagnostic entities.
@@ -64,7 +66,7 @@ type pageInfo struct {
 // have published the will in between.
 func (s *status) connected() {
 	b := s.b
-	b.publish(b.topics.State(), true, []byte(stateOnline))
+	b.publish(b.topics.State(), true, []byte(topics.Online))
 	s.publishAll()
 	b.people.all()
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/messenger-bridge/messenger-bridge/household"
+	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // Fixed parts of the device and its entities (SPEC.md section 5).
@@ -192,10 +193,11 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 		return nil, err
 	}
 	id := d.ID()
+	tree := topics.Tree{Base: d.Base, DiscoveryPrefix: d.Prefix}
 	avail := &availability{
-		Topic:               stateTopic(d.Base),
-		PayloadAvailable:    payloadOnline,
-		PayloadNotAvailable: payloadOffline,
+		Topic:               tree.State(),
+		PayloadAvailable:    topics.Online,
+		PayloadNotAvailable: topics.Offline,
 	}
 	cmps := map[string]component{
 		// No availability: it must show "disconnected" while the bridge is
@@ -207,9 +209,9 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_connection",
 			EntityCategory:  "diagnostic",
 			DeviceClass:     "connectivity",
-			StateTopic:      stateTopic(d.Base),
-			PayloadOn:       payloadOnline,
-			PayloadOff:      payloadOffline,
+			StateTopic:      tree.State(),
+			PayloadOn:       topics.Online,
+			PayloadOff:      topics.Offline,
 		},
 		idTokenProblem: {
 			Platform:            platformBinarySensor,
@@ -218,10 +220,10 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			DefaultEntityID:     platformBinarySensor + "." + entityIDPrefix + "_page_token",
 			EntityCategory:      "diagnostic",
 			DeviceClass:         "problem",
-			StateTopic:          TokenProblemTopic(d.Base),
-			JSONAttributesTopic: TokenAttributesTopic(d.Base),
-			PayloadOn:           payloadProblem,
-			PayloadOff:          payloadNoProblem,
+			StateTopic:          tree.TokenProblem(),
+			JSONAttributesTopic: tree.Token(),
+			PayloadOn:           topics.On,
+			PayloadOff:          topics.Off,
 			availability:        avail,
 		},
 		idTokenExpiry: {
@@ -231,7 +233,7 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			DefaultEntityID: platformSensor + "." + entityIDPrefix + "_page_token_expiry",
 			EntityCategory:  "diagnostic",
 			DeviceClass:     "timestamp",
-			StateTopic:      TokenExpiresTopic(d.Base),
+			StateTopic:      tree.TokenExpires(),
 			availability:    avail,
 		},
 		idPageRestricted: {
@@ -241,9 +243,9 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_page_restricted",
 			EntityCategory:  "diagnostic",
 			DeviceClass:     "problem",
-			StateTopic:      PageRestrictedTopic(d.Base),
-			PayloadOn:       payloadProblem,
-			PayloadOff:      payloadNoProblem,
+			StateTopic:      tree.Restricted(),
+			PayloadOn:       topics.On,
+			PayloadOff:      topics.Off,
 			availability:    avail,
 		},
 	}
@@ -262,7 +264,7 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			UniqueID:        id + "_" + notifyID,
 			DefaultEntityID: platformNotify + "." + object,
 			Icon:            notifyIcon,
-			CommandTopic:    commandTopic(d.Base, e.Name),
+			CommandTopic:    tree.Notify(e.Name),
 			availability:    avail,
 			QoS:             1,
 			Retain:          new(false),
@@ -280,9 +282,9 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			DefaultEntityID:     platformSensor + "." + object + "_last_result",
 			EntityCategory:      "diagnostic",
 			Icon:                resultIcon,
-			StateTopic:          resultTopic(d.Base, e.Name),
+			StateTopic:          tree.Result(e.Name),
 			ValueTemplate:       "{{ value_json.status }}",
-			JSONAttributesTopic: resultTopic(d.Base, e.Name),
+			JSONAttributesTopic: tree.Result(e.Name),
 			availability:        avail,
 		}
 		reachableID := idReachablePrefix + e.Name
@@ -292,11 +294,11 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			UniqueID:            id + "_" + reachableID,
 			DefaultEntityID:     platformBinarySensor + "." + object + "_reachable",
 			Icon:                reachableIcon,
-			StateTopic:          PersonTopic(d.Base, e.Name),
+			StateTopic:          tree.Person(e.Name),
 			ValueTemplate:       "{{ 'ON' if value_json.reachable else 'OFF' }}",
-			PayloadOn:           payloadProblem,
-			PayloadOff:          payloadNoProblem,
-			JSONAttributesTopic: PersonTopic(d.Base, e.Name),
+			PayloadOn:           topics.On,
+			PayloadOff:          topics.Off,
+			JSONAttributesTopic: tree.Person(e.Name),
 			availability:        avail,
 		}
 		windowID := idWindowPrefix + e.Name
@@ -306,8 +308,8 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			UniqueID:        id + "_" + windowID,
 			DefaultEntityID: platformSensor + "." + object + "_messaging_window_until",
 			DeviceClass:     "timestamp",
-			StateTopic:      PersonTopic(d.Base, e.Name),
-			ValueTemplate:   "{{ value_json.window_until or '" + TokenExpiresUnknown + "' }}",
+			StateTopic:      tree.Person(e.Name),
+			ValueTemplate:   "{{ value_json.window_until or '" + topics.None + "' }}",
 			availability:    avail,
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -363,22 +362,5 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := Config(ok, []Entity{{Name: strings.Repeat("a", 64)}}, nil); err != nil {
 		t.Errorf("64-character name: %v", err)
-	}
-}
-
-func TestTokenTopicsAndPayloads(t *testing.T) {
-	cet := time.FixedZone("CET", 3600)
-	for _, tt := range []struct{ got, want string }{
-		{TokenProblemTopic("home/messenger"), "home/messenger/bridge/token/problem"},
-		{TokenAttributesTopic("home/messenger"), "home/messenger/bridge/token"},
-		{TokenExpiresTopic("home/messenger"), "home/messenger/bridge/token/expires"},
-		{TokenProblemPayload(true), "ON"},
-		{TokenProblemPayload(false), "OFF"},
-		{TokenExpiresPayload(time.Time{}), "None"},
-		{TokenExpiresPayload(time.Date(2026, 3, 1, 12, 30, 0, 0, cet)), "2026-03-01T11:30:00Z"},
-	} {
-		if tt.got != tt.want {
-			t.Errorf("got %q, want %q", tt.got, tt.want)
-		}
 	}
 }
