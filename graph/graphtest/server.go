@@ -49,6 +49,7 @@ type Server struct {
 	requests    []Request
 	attachments map[string]AttachmentReq // by attachment_id
 	templates   []Template
+	review      templateReview
 	uploads     int
 	calls       int
 	seq         int
@@ -123,6 +124,8 @@ func (s *Server) Close() {
 func (s *Server) routes() {
 	s.mux.HandleFunc("POST /{version}/{node}/messages", s.serveSend)
 	s.mux.HandleFunc("POST /{version}/{node}/message_attachments", s.serveUpload)
+	s.mux.HandleFunc("POST /{version}/{node}/message_templates", s.serveCreateTemplate)
+	s.mux.HandleFunc("GET /{version}/{node}/message_templates", s.serveTemplates)
 	s.mux.HandleFunc("GET /{version}/me", s.servePage)
 	s.mux.HandleFunc("GET /{version}/{node}/conversations", s.serveConversations)
 	s.mux.HandleFunc("GET /{version}/{node}/accounts", s.serveAccounts)
