@@ -204,19 +204,22 @@ func runTemplateCheck(ctx context.Context, args []string, stdout, stderr io.Writ
 // createOrFind returns the page's template name in lang, created unless
 // the page has it already, and tells stderr which it was.
 func createOrFind(ctx context.Context, g *graph.Client, name, lang string, stderr io.Writer) (graph.TemplateStatus, error) {
+	existing := func(st graph.TemplateStatus) (graph.TemplateStatus, error) {
+		fmt.Fprintf(stderr, "The page has the utility template %s (%s) already, id %s: not creating it again.\n", name, lang, st.ID)
+		return st, nil
+	}
 	st, found, err := g.Template(ctx, name, lang)
-	if err != nil || found {
-		if found {
-			fmt.Fprintf(stderr, "The page has the utility template %s (%s) already, id %s: not creating it again.\n", name, lang, st.ID)
-		}
+	switch {
+	case err != nil:
 		return st, err
+	case found:
+		return existing(st)
 	}
 	st, err = g.CreateTemplate(ctx, graph.TemplateSpec{Name: name, Language: lang})
 	if ge, ok := errors.AsType[*graph.Error](err); ok && ge.Code == graph.CodeParam && ge.Subcode == graph.SubcodeTemplateExists {
 		// Made meanwhile, or in a language Graph takes for this one.
 		if again, found, lookErr := g.Template(ctx, name, lang); lookErr == nil && found {
-			fmt.Fprintf(stderr, "The page has the utility template %s (%s) already, id %s: not creating it again.\n", name, lang, again.ID)
-			return again, nil
+			return existing(again)
 		}
 	}
 	if err == nil {
