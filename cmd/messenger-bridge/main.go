@@ -54,6 +54,8 @@ Usage:
   messenger-bridge token check            say whether the page token works and when it expires
   messenger-bridge token exchange         turn a short-lived user token into page tokens
   messenger-bridge send <name> <text>     send one message without MQTT
+  messenger-bridge template create        make the template that reaches people outside the 24-hour window
+  messenger-bridge template check         say whether that template is approved
   messenger-bridge health [-ready]        probe the running service (the container's HEALTHCHECK)
   messenger-bridge version                print the version
   messenger-bridge <command> -h           help for one command
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runToken(ctx, args, stdout, stderr)
 	case "send":
 		return runSend(ctx, args, stdout, stderr)
+	case "template":
+		return runTemplate(ctx, args, stdout, stderr)
 	case "health":
 		return runHealth(ctx, args, stdout, stderr)
 	case "version", "--version":

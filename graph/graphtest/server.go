@@ -9,8 +9,9 @@
 // subcode 2018001), the 24-hour window (code 10, subcode 2018278), the
 // message tags Meta retired on 2026-04-27 (code 100, subcode 1893061, even
 // inside the window), UTILITY sends through an approved utility template
-// (see templates.go), and the message: a text of at most 2000 characters or
-// one attachment, at most 13 quick replies with titles of at most 20
+// (see templates.go, and template_endpoints.go for the page's template
+// endpoints), and the message: a text of at most 2000 characters or one
+// attachment, at most 13 quick replies with titles of at most 20
 // characters, and uploads of at most 25 MB (code 100). Parameters may come
 // in the query string or in a JSON, form or multipart body.
 package graphtest
@@ -49,6 +50,7 @@ type Server struct {
 	requests    []Request
 	attachments map[string]AttachmentReq // by attachment_id
 	templates   []Template
+	review      templateReview
 	uploads     int
 	calls       int
 	seq         int
@@ -123,6 +125,8 @@ func (s *Server) Close() {
 func (s *Server) routes() {
 	s.mux.HandleFunc("POST /{version}/{node}/messages", s.serveSend)
 	s.mux.HandleFunc("POST /{version}/{node}/message_attachments", s.serveUpload)
+	s.mux.HandleFunc("POST /{version}/{node}/message_templates", s.serveCreateTemplate)
+	s.mux.HandleFunc("GET /{version}/{node}/message_templates", s.serveTemplates)
 	s.mux.HandleFunc("GET /{version}/me", s.servePage)
 	s.mux.HandleFunc("GET /{version}/{node}/conversations", s.serveConversations)
 	s.mux.HandleFunc("GET /{version}/{node}/accounts", s.serveAccounts)
