@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -104,20 +103,13 @@ func (c *Config) checkTag() error {
 	return nil
 }
 
-// templateName matches a template name as Meta allows it: lowercase
-// letters, digits and underscores, at most 512 characters.
-var templateName = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
-
-// templateLang matches a template language code such as en, en_US or fil.
-var templateLang = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
-
 func (c *Config) checkTemplate() error {
 	c.UtilityTemplate = strings.TrimSpace(c.UtilityTemplate)
 	c.UtilityTemplateLang = strings.TrimSpace(c.UtilityTemplateLang)
-	if c.UtilityTemplate != "" && !templateName.MatchString(c.UtilityTemplate) {
+	if c.UtilityTemplate != "" && !graph.ValidTemplateName(c.UtilityTemplate) {
 		return &Error{Var: "FB_UTILITY_TEMPLATE", Problem: fmt.Sprintf("want a template name of lowercase letters, digits and _, such as home_alert, got %q", c.UtilityTemplate)}
 	}
-	if !templateLang.MatchString(c.UtilityTemplateLang) {
+	if !graph.ValidTemplateLang(c.UtilityTemplateLang) {
 		return &Error{Var: "FB_UTILITY_TEMPLATE_LANG", Problem: fmt.Sprintf("want a language code such as en_US, got %q", c.UtilityTemplateLang)}
 	}
 	return nil

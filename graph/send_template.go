@@ -9,10 +9,6 @@ import (
 	"net/http"
 )
 
-// TemplateParam is the named body parameter a bridge template fills with
-// the message's text: "Home alert: {{message}}. Reply here for details."
-const TemplateParam = "message"
-
 // Template names an approved Page-owned utility template, the one
 // documented path for an automated message to a person whose 24-hour window
 // is closed ("Utility Messages",
@@ -28,14 +24,14 @@ type (
 		Template templateRef `json:"template"`
 	}
 	templateRef struct {
-		Name       string              `json:"name"`
-		Language   templateLanguage    `json:"language"`
-		Components []templateComponent `json:"components"`
+		Name       string           `json:"name"`
+		Language   templateLanguage `json:"language"`
+		Components []sendComponent  `json:"components"`
 	}
 	templateLanguage struct {
 		Code string `json:"code"`
 	}
-	templateComponent struct {
+	sendComponent struct {
 		Type       string              `json:"type"`
 		Parameters []templateParameter `json:"parameters"`
 	}
@@ -77,7 +73,7 @@ func (c *Client) SendTemplate(ctx context.Context, psid string, t Template, text
 		Message: templateMessage{Template: templateRef{
 			Name:     t.Name,
 			Language: templateLanguage{Code: t.Language},
-			Components: []templateComponent{{Type: "body", Parameters: []templateParameter{
+			Components: []sendComponent{{Type: "body", Parameters: []templateParameter{
 				{Type: "text", Name: TemplateParam, Text: text},
 			}}},
 		}},

@@ -60,6 +60,13 @@ var templateName = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
 // 1 to 512 lowercase letters, digits and underscores.
 func ValidTemplateName(name string) bool { return templateName.MatchString(name) }
 
+// templateLang matches a template language code such as en, en_US or fil.
+var templateLang = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+
+// ValidTemplateLang reports whether lang is a language code as templates
+// take it: "en", "en_US", "fil".
+func ValidTemplateLang(lang string) bool { return templateLang.MatchString(lang) }
+
 // TemplateSpec describes a utility template to create. Zero fields take
 // the defaults.
 type TemplateSpec struct {
