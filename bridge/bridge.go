@@ -66,7 +66,6 @@ type Bridge struct {
 	inbox      *fifo.Queue[inbound]
 	dispatcher *delivery.Dispatcher
 	state      *status
-	people     *people
 	gate       *resumeGate
 	connected  chan struct{} // closed on the first connection
 
@@ -93,11 +92,10 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		gate:      newResumeGate(),
 		connected: make(chan struct{}),
 	}
-	b.state = newStatus(b, deps.Token)
 	if deps.Reach == nil {
 		deps.Reach = reach.New(nil)
 	}
-	b.people = newPeople(b, deps.Reach)
+	b.state = newStatus(b, deps.Token, deps.Reach)
 	if deps.Metrics != nil && deps.Delivery.Observer == nil {
 		deps.Delivery.Observer = deps.Metrics
 	}
@@ -154,7 +152,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { b.dispatcher.Run(ctx) })
 	wg.Go(func() { b.intake(ctx) })
-	wg.Go(func() { b.people.run(ctx) })
+	wg.Go(func() { b.state.run(ctx) })
 	<-ctx.Done()
 	b.log.Info().Msg("shutting down: finishing deliveries in flight")
 	wg.Wait()

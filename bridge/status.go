@@ -1,12 +1,15 @@
 package bridge
 
 import (
-	"encoding/json"
+	"context"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/messenger-bridge/messenger-bridge/reach"
 	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
@@ -24,51 +27,129 @@ type TokenState struct {
 	Problem   string     `json:"problem,omitempty"`
 }
 
-// status owns what the bridge publishes about itself: the retained state and
-// info topics, the token's diagnostic topics and Home Assistant discovery.
+// What status publishes, as the keys of its dirty set. A person's key is
+// personKey followed by the name.
+const (
+	keyState      = "state"
+	keyInfo       = "info"
+	keyDiscovery  = "discovery"
+	keyToken      = "token"
+	keyRestricted = "restricted"
+	personKey     = "person/"
+)
+
+// publishOrder is the order in which one round publishes what changed:
+// online first, then what describes the bridge, then its entities' states.
+var publishOrder = []string{keyState, keyInfo, keyDiscovery, keyToken, keyRestricted}
+
+// status owns every retained topic the bridge publishes: bridge/state,
+// bridge/info, the page token's diagnostic topics, bridge/restricted, each
+// person's <base>/person/<name>, and Home Assistant discovery. Its inputs
+// (a connection, Home Assistant's birth, the token watcher, and the
+// reach.Tracker that delivery writes to) only mark what is out of date; one
+// goroutine, run, publishes the current state of each. So a retained topic
+// is never overwritten by an older state, and no input waits for the
+// broker: delivery goes on while it is away.
 type status struct {
-	b *Bridge
+	b         *Bridge
+	reach     *reach.Tracker
+	templated bool            // a utility template reaches people whose window is closed
+	known     map[string]bool // the recipients' names
 
 	mu    sync.Mutex
 	token TokenState
-
-	publishing sync.Mutex // one discovery publication at a time
+	dirty map[string]bool
+	wake  chan struct{} // holds a token while dirty is not empty
 
 	// republishing is set while a republish for Home Assistant's birth
 	// message waits for its delay: it answers every birth until it starts.
 	republishing atomic.Bool
 }
 
-func newStatus(b *Bridge, token TokenState) *status {
+func newStatus(b *Bridge, token TokenState, t *reach.Tracker) *status {
 	if token.State == "" {
 		token.State = TokenUnknown
 	}
-	return &status{b: b, token: token}
+	s := &status{b: b, reach: t, token: token, templated: b.cfg.UtilityTemplate != "",
+		known: make(map[string]bool), dirty: make(map[string]bool), wake: make(chan struct{}, 1)}
+	for _, r := range b.cfg.Recipients {
+		s.known[r.Name] = true
+	}
+	t.Observe(s.reachChanged)
+	return s
 }
 
-// info is the retained JSON on <base>/bridge/info.
-type info struct {
-	Version      string     `json:"version"`
-	Recipients   []string   `json:"recipients"`
-	Groups       []string   `json:"groups"`
-	GraphVersion string     `json:"graph_version"`
-	Page         pageInfo   `json:"page"`
-	Token        TokenState `json:"token"`
-	Discovery    bool       `json:"discovery"`
+// mark records keys as out of date and wakes run. It never blocks.
+func (s *status) mark(keys ...string) {
+	s.mu.Lock()
+	for _, k := range keys {
+		s.dirty[k] = true
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
-type pageInfo struct {
-	ID   string `json:"id,omitempty"`
-	Name string `json:"name,omitempty"`
+// run publishes what is out of date until ctx ends.
+func (s *status) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		}
+		s.mu.Lock()
+		dirty := s.dirty
+		s.dirty = make(map[string]bool)
+		s.mu.Unlock()
+		for _, k := range publishOrder {
+			if dirty[k] {
+				s.publish(k)
+			}
+		}
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			for k := range dirty {
+				if strings.HasPrefix(k, personKey) && !yield(k) {
+					return
+				}
+			}
+		}) {
+			s.publishPerson(strings.TrimPrefix(k, personKey))
+		}
+	}
 }
 
-// connected announces the bridge after every (re)connection: the broker may
-// have published the will in between.
-func (s *status) connected() {
+func (s *status) publish(key string) {
 	b := s.b
-	b.publish(b.topics.State(), true, []byte(topics.Online))
-	s.publishAll()
-	b.people.all()
+	switch key {
+	case keyState:
+		b.publish(b.topics.State(), true, []byte(topics.Online))
+	case keyInfo:
+		s.publishInfo()
+	case keyDiscovery:
+		if b.cfg.Discovery {
+			b.publishDiscovery()
+		}
+	case keyToken:
+		if b.cfg.Discovery {
+			s.publishToken()
+		}
+	case keyRestricted:
+		b.publish(b.topics.Restricted(), true, []byte(topics.Flag(s.reach.Page().Restricted)))
+	}
+}
+
+// connected announces everything after every (re)connection: the broker may
+// have published the will in between, and a retained state published while
+// the broker was away may be lost with a broker that does not persist.
+func (s *status) connected() {
+	keys := slices.Clone(publishOrder)
+	for name := range s.known {
+		keys = append(keys, personKey+name)
+	}
+	s.mark(keys...)
 }
 
 // homeAssistantOnline republishes discovery after Home Assistant restarted,
@@ -98,48 +179,48 @@ func (s *status) homeAssistantOnline() {
 		// A birth from now on may come after Home Assistant missed this
 		// publication: it gets a republish of its own.
 		s.republishing.Store(false)
-		s.publishAll()
+		s.mark(keyInfo, keyDiscovery, keyToken)
 	})
 }
 
-func (s *status) publishAll() {
-	s.publishing.Lock()
-	defer s.publishing.Unlock()
-	s.publishInfo()
-	if s.b.cfg.Discovery {
-		s.b.publishDiscovery()
-		s.publishToken()
-	}
-}
-
 // SetToken replaces what the bridge knows about the page token, as a
-// periodic token check learns it, and republishes it when it changed.
+// periodic token check learns it, and republishes it when it changed. It
+// does not block.
 func (b *Bridge) SetToken(t TokenState) {
 	b.state.setToken(func(cur *TokenState) { *cur = t })
 }
 
-func (s *status) tokenInvalid(problem string) {
-	s.setToken(func(t *TokenState) { t.State, t.Problem = TokenInvalid, problem })
+// reachChanged is the reach.Tracker's observer: a person's window, or the
+// page (name ""), which may be restricted or have its token refused.
+func (s *status) reachChanged(name string) {
+	if name != "" {
+		if s.known[name] {
+			s.mark(personKey + name)
+		}
+		return
+	}
+	s.mark(keyRestricted)
+	if problem := s.reach.Page().TokenProblem; problem != "" {
+		s.setToken(func(t *TokenState) { t.State, t.Problem = TokenInvalid, problem })
+	} else {
+		s.setToken(func(t *TokenState) {
+			if t.State == TokenInvalid {
+				t.State, t.Problem = TokenValid, ""
+			}
+		})
+	}
 }
 
-func (s *status) tokenWorks() {
-	s.setToken(func(t *TokenState) { t.State, t.Problem = TokenValid, "" })
-}
-
-// setToken applies change and republishes only if the state changed.
+// setToken applies change and marks the token out of date if it changed.
 func (s *status) setToken(change func(*TokenState)) {
 	s.mu.Lock()
 	before := s.token
 	change(&s.token)
-	changed := before.State != s.token.State || before.Problem != s.token.Problem ||
-		!equalTime(before.ExpiresAt, s.token.ExpiresAt)
+	after := s.token
 	s.mu.Unlock()
-	if changed {
-		s.b.log.Info().Str("state", s.snapshot().State).Msg("page token state changed")
-		s.publishInfo()
-		if s.b.cfg.Discovery {
-			s.publishToken()
-		}
+	if before.State != after.State || before.Problem != after.Problem || !equalTime(before.ExpiresAt, after.ExpiresAt) {
+		s.b.log.Info().Str("state", after.State).Msg("page token state changed")
+		s.mark(keyInfo, keyToken)
 	}
 }
 
@@ -151,25 +232,4 @@ func (s *status) snapshot() TokenState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.token
-}
-
-func (s *status) publishInfo() {
-	b := s.b
-	in := info{
-		Version:      b.deps.Version,
-		Recipients:   make([]string, 0, len(b.cfg.Recipients)),
-		Groups:       make([]string, 0, len(b.cfg.Groups)),
-		GraphVersion: b.cfg.GraphVersion,
-		Page:         pageInfo{ID: b.deps.Page.ID, Name: b.deps.Page.Name},
-		Token:        s.snapshot(),
-		Discovery:    b.cfg.Discovery,
-	}
-	for _, r := range b.cfg.Recipients {
-		in.Recipients = append(in.Recipients, r.Name)
-	}
-	for _, g := range b.cfg.Groups {
-		in.Groups = append(in.Groups, g.Name)
-	}
-	payload, _ := json.Marshal(in) // plain strings and times always marshal
-	b.publish(b.topics.Info(), true, payload)
 }

@@ -125,6 +125,7 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 		if parts[i].attachment {
 			att, err := m.attachment(ctx, j)
 			if err != nil {
+				m.watchPage(err) // an upload's answer speaks for the page too
 				return retryable(ctx, err), fmt.Errorf("attachment not sent: %w", err)
 			}
 			out.Attachment = att
@@ -147,15 +148,18 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 	return false, nil
 }
 
-// watchPage records in the Tracker whether the answer to a send says that
-// Meta restricts the page: a restriction, or a success, which lifts it.
+// watchPage records in the Tracker what the answer to a send says of the
+// page: Meta restricts it, Graph refuses its token, or, for a success,
+// neither. Any other answer says nothing of the page.
 func (m *Messenger) watchPage(err error) {
 	ge, isGraph := errors.AsType[*graph.Error](err)
 	switch {
 	case err == nil:
-		m.reach.SetRestricted(false)
+		m.reach.SetPage(reach.Page{})
 	case isGraph && ge.PageRestricted():
-		m.reach.SetRestricted(true)
+		m.reach.SetPage(reach.Page{Restricted: true})
+	case isGraph && ge.TokenInvalid():
+		m.reach.SetPage(reach.Page{TokenProblem: ge.Message})
 	}
 }
 

@@ -44,9 +44,6 @@ type ErrorInfo struct {
 	Message   string `json:"message"`
 	Hint      string `json:"hint,omitempty"`
 	Retryable bool   `json:"retryable"`
-	// TokenInvalid says Graph refused the page token itself (code 190 and
-	// its kin): every later message will fail the same way.
-	TokenInvalid bool `json:"-"`
 }
 
 // Failure returns the result for a message refused before any delivery was
@@ -63,7 +60,7 @@ func describe(ctx context.Context, name string, err error) *ErrorInfo {
 	info := &ErrorInfo{Message: err.Error(), Retryable: graph.Classify(ctx, err) == graph.Retry}
 	var gerr *graph.Error
 	if errors.As(err, &gerr) {
-		info.Code, info.Subcode, info.TokenInvalid = gerr.Code, gerr.Subcode, gerr.TokenInvalid()
+		info.Code, info.Subcode = gerr.Code, gerr.Subcode
 		if hint := gerr.Hint(); hint != "" {
 			info.Hint = household.DisplayName(name) + ": " + hint
 		}

@@ -1,7 +1,7 @@
 // Package reach knows whom the page can message right now: each person's
 // 24-hour window, as Graph's answers (and, with receiving on, the household's
-// own messages) reveal it, and whether Meta has restricted the page from
-// sending at all. Delivery writes to a Tracker; the MQTT side observes it to
+// own messages) reveal it, and whether the page can send at all: Meta may
+// restrict it, and Graph may refuse its token. Delivery writes to a Tracker; the MQTT side observes it to
 // publish <base>/person/<name> and the "Page restricted" problem sensor.
 package reach
 
@@ -60,10 +60,19 @@ func (p Person) Closed(now time.Time) bool {
 type Tracker struct {
 	now func() time.Time
 
-	mu         sync.Mutex
-	people     map[string]Person
-	restricted bool
-	observers  []func(name string)
+	mu        sync.Mutex
+	people    map[string]Person
+	page      Page
+	observers []func(name string)
+}
+
+// Page is what the last send's answer said of the page as a whole.
+type Page struct {
+	// Restricted: Meta restricts the page from sending.
+	Restricted bool
+	// TokenProblem, when set, is Graph's word that the page token is
+	// expired, revoked or invalid: no send succeeds until it is replaced.
+	TokenProblem string
 }
 
 // New returns a Tracker that knows nothing yet; now is its clock (nil:
@@ -79,7 +88,7 @@ func New(now func() time.Time) *Tracker {
 func (t *Tracker) Now() time.Time { return t.now() }
 
 // Observe adds f, called with a person's name after each change to what is
-// known of them, and with "" after the page's restriction changed.
+// known of them, and with "" after a change to Page.
 func (t *Tracker) Observe(f func(name string)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -153,12 +162,12 @@ func (t *Tracker) change(name string, f func(*Person) bool) {
 	}
 }
 
-// SetRestricted records whether Meta restricts the page from sending, as
-// the last send's answer said.
-func (t *Tracker) SetRestricted(restricted bool) {
+// SetPage records what the answer to a send said of the page: a
+// restriction, a refused token, or, for a success, neither.
+func (t *Tracker) SetPage(p Page) {
 	t.mu.Lock()
-	changed := t.restricted != restricted
-	t.restricted = restricted
+	changed := t.page != p
+	t.page = p
 	obs := t.observers
 	t.mu.Unlock()
 	if changed {
@@ -168,9 +177,9 @@ func (t *Tracker) SetRestricted(restricted bool) {
 	}
 }
 
-// Restricted reports whether the page was restricted at the last send.
-func (t *Tracker) Restricted() bool {
+// Page returns what the last send's answer said of the page.
+func (t *Tracker) Page() Page {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.restricted
+	return t.page
 }

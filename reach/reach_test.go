@@ -61,17 +61,18 @@ func TestReceivedOpensTheWindow(t *testing.T) {
 	}
 }
 
-func TestRestricted(t *testing.T) {
+func TestPage(t *testing.T) {
 	tr := New(nil)
 	var told []string
 	tr.Observe(func(name string) { told = append(told, name) })
-	tr.SetRestricted(true)
-	tr.SetRestricted(true)
-	if !tr.Restricted() || len(told) != 1 || told[0] != "" {
-		t.Fatalf("restricted %v, observers told %q; want true, told once with \"\"", tr.Restricted(), told)
+	tr.SetPage(Page{Restricted: true})
+	tr.SetPage(Page{Restricted: true})
+	if !tr.Page().Restricted || len(told) != 1 || told[0] != "" {
+		t.Fatalf("page %+v, observers told %q; want restricted, told once with \"\"", tr.Page(), told)
 	}
-	tr.SetRestricted(false)
-	if tr.Restricted() || len(told) != 2 {
-		t.Fatalf("restricted %v after lifting, observers told %q", tr.Restricted(), told)
+	tr.SetPage(Page{TokenProblem: "expired"})
+	tr.SetPage(Page{})
+	if tr.Page() != (Page{}) || len(told) != 3 {
+		t.Fatalf("page %+v after a success, observers told %q", tr.Page(), told)
 	}
 }
