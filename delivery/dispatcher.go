@@ -150,17 +150,6 @@ func (d *Dispatcher) Enqueue(entries ...outbox.Entry) {
 	}
 }
 
-// Pending is the number of entries enqueued and not yet reported.
-func (d *Dispatcher) Pending() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := 0
-	for _, q := range d.queues {
-		n += q.Len()
-	}
-	return n
-}
-
 // Run delivers until ctx ends, then lets attempts in flight finish for up to
 // Options.Drain and returns. No attempt starts once ctx has ended; entries not
 // reported stay in the store for the next start.

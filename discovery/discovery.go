@@ -69,9 +69,10 @@ type Device struct {
 	NodeID string
 	// Name is the Facebook Page name; empty means "Messenger".
 	Name string
-	// Version is the bridge's version. ConfigurationURL, when set, links
-	// the device page to the bridge; SupportURL is the project's URL.
-	Version, ConfigurationURL, SupportURL string
+	// Version is the bridge's version; SupportURL is the project's URL.
+	// The device has no configuration_url: the bridge has no page a
+	// browser could open.
+	Version, SupportURL string
 }
 
 // Entity is a recipient or, when Group is set, a group of recipients.
@@ -102,12 +103,11 @@ type payload struct {
 }
 
 type device struct {
-	Identifiers      []string `json:"identifiers"`
-	Name             string   `json:"name"`
-	Manufacturer     string   `json:"manufacturer"`
-	Model            string   `json:"model"`
-	SWVersion        string   `json:"sw_version,omitempty"`
-	ConfigurationURL string   `json:"configuration_url,omitempty"`
+	Identifiers  []string `json:"identifiers"`
+	Name         string   `json:"name"`
+	Manufacturer string   `json:"manufacturer"`
+	Model        string   `json:"model"`
+	SWVersion    string   `json:"sw_version,omitempty"`
 }
 
 type origin struct {
@@ -175,12 +175,11 @@ func Config(d Device, entities []Entity, removed []string) ([]byte, error) {
 	}
 	return json.Marshal(payload{
 		Device: device{
-			Identifiers:      []string{d.ID()},
-			Name:             name,
-			Manufacturer:     manufacturer,
-			Model:            model,
-			SWVersion:        d.Version,
-			ConfigurationURL: d.ConfigurationURL,
+			Identifiers:  []string{d.ID()},
+			Name:         name,
+			Manufacturer: manufacturer,
+			Model:        model,
+			SWVersion:    d.Version,
 		},
 		Origin:     origin{Name: originName, SWVersion: d.Version, SupportURL: d.SupportURL},
 		Components: cmps,
@@ -340,9 +339,6 @@ func (d Device) validate() error {
 	}
 	if d.NodeID == "" {
 		return fmt.Errorf("discovery: node id is empty: want the page id or the MQTT client id")
-	}
-	if err := checkURL("configuration URL", d.ConfigurationURL); err != nil {
-		return err
 	}
 	return checkURL("support URL", d.SupportURL)
 }

@@ -17,13 +17,12 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func testDevice() Device {
 	return Device{
-		Prefix:           "homeassistant",
-		Base:             "messenger",
-		NodeID:           "104857600123456",
-		Name:             "Home Alerts",
-		Version:          "1.2.3",
-		ConfigurationURL: "http://bridge.local:8080/",
-		SupportURL:       "https://github.com/messenger-bridge/messenger-bridge",
+		Prefix:     "homeassistant",
+		Base:       "messenger",
+		NodeID:     "104857600123456",
+		Name:       "Home Alerts",
+		Version:    "1.2.3",
+		SupportURL: "https://github.com/messenger-bridge/messenger-bridge",
 	}
 }
 
@@ -103,12 +102,11 @@ func TestConfigValues(t *testing.T) {
 	}
 	p := decode(t, got)
 	wantDevice := map[string]any{
-		"identifiers":       []any{"messenger_104857600123456"},
-		"name":              "Home Alerts",
-		"manufacturer":      "messenger-bridge",
-		"model":             "Messenger bridge",
-		"sw_version":        "1.2.3",
-		"configuration_url": "http://bridge.local:8080/",
+		"identifiers":  []any{"messenger_104857600123456"},
+		"name":         "Home Alerts",
+		"manufacturer": "messenger-bridge",
+		"model":        "Messenger bridge",
+		"sw_version":   "1.2.3",
 	}
 	if !reflect.DeepEqual(p["device"], wantDevice) {
 		t.Errorf("device = %v, want %v", p["device"], wantDevice)
@@ -336,7 +334,7 @@ func TestConfigErrors(t *testing.T) {
 		{"wildcard in base", with(func(d *Device) { d.Base = "messenger/#" }), testEntities, nil},
 		{"wildcard in prefix", with(func(d *Device) { d.Prefix = "home+" }), testEntities, nil},
 		{"no node id", with(func(d *Device) { d.NodeID = "" }), testEntities, nil},
-		{"relative configuration URL", with(func(d *Device) { d.ConfigurationURL = "/bridge" }), testEntities, nil},
+		{"relative support URL", with(func(d *Device) { d.SupportURL = "/bridge" }), testEntities, nil},
 		{"ftp support URL", with(func(d *Device) { d.SupportURL = "ftp://example.com/" }), testEntities, nil},
 		{"URL without host", with(func(d *Device) { d.SupportURL = "https://" }), testEntities, nil},
 		{"empty name", ok, []Entity{{Name: ""}}, nil},
@@ -356,8 +354,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 	// Accepted URL forms, for contrast.
 	for _, u := range []string{"https://example.com", "http://10.0.0.2:8080/x", "homeassistant://config/integrations"} {
-		if _, err := Config(with(func(d *Device) { d.ConfigurationURL = u }), testEntities, nil); err != nil {
-			t.Errorf("configuration URL %q: %v", u, err)
+		if _, err := Config(with(func(d *Device) { d.SupportURL = u }), testEntities, nil); err != nil {
+			t.Errorf("support URL %q: %v", u, err)
 		}
 	}
 	if _, err := Config(ok, []Entity{{Name: strings.Repeat("a", 64)}}, nil); err != nil {

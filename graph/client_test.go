@@ -154,7 +154,7 @@ func pattern(n int) []byte {
 	return b
 }
 
-func TestSendUploadStreams(t *testing.T) {
+func TestUploadAttachmentStreams(t *testing.T) {
 	s := graphtest.NewServer(t, token)
 	s.AddUser(psid)
 	target, err := url.Parse(s.URL)
@@ -176,10 +176,14 @@ func TestSendUploadStreams(t *testing.T) {
 	defer cancel()
 	body := &gatedReader{ctx: ctx, r: bytes.NewReader(data), after: 1 << 20, gate: arrived}
 	c := newClient(t, front.URL, nil)
-	id, err := c.SendUpload(ctx, psid, graph.Upload{Type: "image", Filename: "door.jpg", ContentType: "image/jpeg", Body: body},
-		[]string{"Open", "Ignore"}, graph.NotifyRegular)
+	upload, err := c.UploadAttachment(ctx, graph.Upload{Type: "image", Filename: "door.jpg", ContentType: "image/jpeg", Body: body})
 	if err != nil {
-		t.Fatalf("SendUpload: %v", err)
+		t.Fatalf("UploadAttachment: %v", err)
+	}
+	id, err := c.Send(ctx, psid, graph.Out{Attachment: &graph.Attachment{Type: "image", AttachmentID: upload},
+		QuickReplies: []string{"Open", "Ignore"}}, graph.NotifyRegular)
+	if err != nil {
+		t.Fatalf("Send by attachment_id: %v", err)
 	}
 	if !strings.HasPrefix(id, "m_") {
 		t.Errorf("message id = %q, want an m_ id", id)
@@ -192,8 +196,8 @@ func TestSendUploadStreams(t *testing.T) {
 	switch {
 	case a == nil:
 		t.Fatal("request has no attachment")
-	case a.Type != "image" || a.Filename != "door.jpg" || a.ContentType != "image/jpeg" || a.Reusable:
-		t.Errorf("attachment = {type %q, file %q, %q, reusable %v}, want {image, door.jpg, image/jpeg, false}", a.Type, a.Filename, a.ContentType, a.Reusable)
+	case a.Type != "image" || a.Filename != "door.jpg" || a.ContentType != "image/jpeg" || !a.Reusable:
+		t.Errorf("attachment = {type %q, file %q, %q, reusable %v}, want {image, door.jpg, image/jpeg, true}", a.Type, a.Filename, a.ContentType, a.Reusable)
 	case !bytes.Equal(a.Data, data):
 		t.Errorf("attachment holds %d bytes that differ from the %d sent", len(a.Data), len(data))
 	}
@@ -286,9 +290,6 @@ func TestPage(t *testing.T) {
 	if want := (graph.Page{ID: "104857600000001", Name: "Front Door"}); p != want {
 		t.Errorf("Page = %+v, want %+v", p, want)
 	}
-	if v := c.Version(); v != graph.DefaultVersion {
-		t.Errorf("Version = %q, want %q", v, graph.DefaultVersion)
-	}
 }
 
 func TestNew(t *testing.T) {
@@ -345,7 +346,7 @@ func TestSendRefusesBadMessages(t *testing.T) {
 		}},
 		{"bad notification", func() error { _, err := c.Send(t.Context(), psid, graph.Out{Text: "x"}, "LOUD"); return err }},
 		{"upload without body", func() error {
-			_, err := c.SendUpload(t.Context(), psid, graph.Upload{Type: "image"}, nil, "")
+			_, err := c.UploadAttachment(t.Context(), graph.Upload{Type: "image"})
 			return err
 		}},
 		{"upload of bad type", func() error {

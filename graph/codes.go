@@ -98,21 +98,6 @@ const (
 	SubcodePageRestricted = 1893063
 )
 
-// Send API limits, from the Send API reference,
-// https://developers.facebook.com/docs/messenger-platform/reference/send-api/,
-// and "Saving Assets",
-// https://developers.facebook.com/docs/messenger-platform/send-messages/saving-assets.
-const (
-	// MaxTextLen is the most characters message.text may hold.
-	MaxTextLen = 2000
-	// MaxQuickReplies is the most quick replies one message may offer.
-	MaxQuickReplies = 13
-	// MaxQuickReplyTitle is the most characters a quick reply title may hold.
-	MaxQuickReplyTitle = 20
-	// MaxAttachmentBytes is the largest asset Messenger accepts: 25 MB.
-	MaxAttachmentBytes = 25 << 20
-)
-
 // throttled reports whether code is one of Graph's rate limits.
 func throttled(code int) bool {
 	switch code {

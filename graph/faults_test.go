@@ -213,7 +213,7 @@ func TestUploadBodyFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := &failingReader{n: 200 << 10, err: tt.err}
-			_, err := c.SendUpload(t.Context(), psid, graph.Upload{Type: "video", Filename: "clip.mp4", Body: body}, nil, "")
+			_, err := c.UploadAttachment(t.Context(), graph.Upload{Type: "video", Filename: "clip.mp4", Body: body})
 			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), "clip.mp4") {
 				t.Fatalf("error = %v, want one naming clip.mp4 and wrapping %v", err, tt.err)
 			}
@@ -267,7 +267,7 @@ func TestNoSecretInErrors(t *testing.T) {
 			})
 			var err error
 			if tt.upload {
-				_, err = c.SendUpload(t.Context(), psid, graph.Upload{Type: "image", Body: strings.NewReader("jpeg")}, nil, "")
+				_, err = c.UploadAttachment(t.Context(), graph.Upload{Type: "image", Body: strings.NewReader("jpeg")})
 			} else {
 				_, err = c.Send(t.Context(), psid, graph.Out{Text: "hello"}, "")
 			}

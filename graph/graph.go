@@ -187,9 +187,6 @@ func (c *Client) String() string {
 	return "graph.Client{" + c.base + " " + c.version + "}"
 }
 
-// Version returns the Graph API version the client calls, e.g. "v25.0".
-func (c *Client) Version() string { return c.version }
-
 // Page is the page the token belongs to.
 type Page struct {
 	ID, Name string

@@ -30,8 +30,6 @@ type Attachment struct {
 	Type         string // "image", "video", "audio" or "file"
 	URL          string
 	AttachmentID string
-	// Reusable asks Facebook to keep an attachment sent by URL for reuse.
-	Reusable bool
 }
 
 // Notification is the Send API notification_type; "" leaves it out, so the
@@ -116,7 +114,7 @@ func (c *Client) Send(ctx context.Context, psid string, m Out, n Notification) (
 		if (a.URL == "") == (a.AttachmentID == "") {
 			return "", errors.New("graph: send: an attachment needs exactly one of a URL and an attachment_id")
 		}
-		msg.Attachment = &attachment{Type: a.Type, Payload: payload{URL: a.URL, AttachmentID: a.AttachmentID, IsReusable: a.Reusable && a.URL != ""}}
+		msg.Attachment = &attachment{Type: a.Type, Payload: payload{URL: a.URL, AttachmentID: a.AttachmentID}}
 	}
 	body, err := json.Marshal(sendRequest{
 		Recipient:        recipient{ID: psid},
@@ -131,35 +129,6 @@ func (c *Client) Send(ctx context.Context, psid string, m Out, n Notification) (
 	var sent sendAnswer
 	if err := c.do(ctx, http.MethodPost, "/me/messages", "", "application/json", bytes.NewReader(body), &sent); err != nil {
 		return "", fmt.Errorf("graph: send: %w", err)
-	}
-	return sent.MessageID, nil
-}
-
-// SendUpload sends psid the bytes of u as an attachment, uploaded with the
-// message in one multipart request, with the given quick replies. It returns
-// the id Messenger gave the message, and only after it has stopped reading
-// u.Body.
-func (c *Client) SendUpload(ctx context.Context, psid string, u Upload, quickReplies []string, n Notification) (messageID string, err error) {
-	if err := checkSend(psid, n); err != nil {
-		return "", err
-	}
-	if err := checkUpload(u); err != nil {
-		return "", err
-	}
-	fields := []string{
-		"recipient", mustJSON(recipient{ID: psid}),
-		"message", mustJSON(message{Attachment: &attachment{Type: u.Type}, QuickReplies: buttons(quickReplies)}),
-		"messaging_type", c.messagingType,
-	}
-	if c.tag != "" {
-		fields = append(fields, "tag", c.tag)
-	}
-	if n != "" {
-		fields = append(fields, "notification_type", string(n))
-	}
-	var sent sendAnswer
-	if err := c.upload(ctx, "/me/messages", fields, u, &sent); err != nil {
-		return "", fmt.Errorf("graph: send upload: %w", err)
 	}
 	return sent.MessageID, nil
 }
