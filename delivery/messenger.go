@@ -116,7 +116,7 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 		return m.closedWindow(ctx, j, p, nil)
 	}
 	parts := plan(j.Message)
-	notify := graph.Notification(j.Message.Notification.Messenger())
+	notify := notification(j.Message.Notification)
 	for i := len(j.MessageIDs); i < len(parts); i++ {
 		out := graph.Out{Text: parts[i].text}
 		if i == len(parts)-1 {
