@@ -120,7 +120,7 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 	for i := len(j.MessageIDs); i < len(parts); i++ {
 		out := graph.Out{Text: parts[i].text}
 		if i == len(parts)-1 {
-			out.QuickReplies = j.Message.QuickReplies // Messenger shows them under the last message only
+			out.QuickReplies = quickReplies(j.Message.QuickReplies) // Messenger shows them under the last message only
 		}
 		if parts[i].attachment {
 			att, err := m.attachment(ctx, j)

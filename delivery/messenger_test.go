@@ -160,7 +160,7 @@ func TestSendParts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			tt.msg.QuickReplies = []string{"Open", "Ignore"}
+			tt.msg.QuickReplies = []message.QuickReply{{Title: "Open", Payload: "OPEN"}, {Title: "Ignore", Payload: "Ignore"}}
 			tt.msg.Notification = message.NotifySilent
 			j := f.job(alice, 0, tt.msg)
 			if retry, err := f.m.Send(t.Context(), j); err != nil {

@@ -14,7 +14,7 @@ import "strings"
 type haData struct {
 	text       string
 	attachment *Attachment
-	replies    []string
+	replies    []QuickReply
 }
 
 // homeAssistant reads "data". Keys that Messenger would take but the bridge
@@ -55,12 +55,11 @@ func (d *decoder) haAttachment(v value) *Attachment {
 }
 
 // haQuickReplies reads Send API quick replies,
-// [{"content_type": "text", "title": "Open", "payload": "OPEN"}], keeping
-// only their titles, as Message holds no payloads.
-func (d *decoder) haQuickReplies(v value) []string {
+// [{"content_type": "text", "title": "Open", "payload": "OPEN"}].
+func (d *decoder) haQuickReplies(v value) []QuickReply {
 	items := d.list(v)
 	d.replyCount(v, len(items))
-	var titles []string
+	var replies []QuickReply
 	for _, item := range items {
 		o, ok := d.obj(item)
 		if !ok {
@@ -71,7 +70,9 @@ func (d *decoder) haQuickReplies(v value) []string {
 			d.fail(ct.field, `must be "text"; the bridge sends only text quick replies`)
 		}
 		title := o.get("title")
-		titles = append(titles, d.replyTitle(title, d.str(title)))
+		q := QuickReply{Title: d.replyTitle(title, d.str(title))}
+		q.Payload = d.replyPayload(o.get("payload"), q.Title)
+		replies = append(replies, q)
 	}
-	return titles
+	return d.distinct(v, replies)
 }

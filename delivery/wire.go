@@ -1,5 +1,7 @@
 package delivery
 
+// What a payload asks for, in the Send API's terms.
+
 import (
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/message"
@@ -16,3 +18,15 @@ var notifications = map[message.Notification]graph.Notification{
 // notification returns the notification_type for n; "" (Messenger's
 // default, a regular push) for message.NotifyDefault.
 func notification(n message.Notification) graph.Notification { return notifications[n] }
+
+// quickReplies returns a message's quick replies as the Send API takes them.
+func quickReplies(qs []message.QuickReply) []graph.QuickReply {
+	if len(qs) == 0 {
+		return nil
+	}
+	out := make([]graph.QuickReply, len(qs))
+	for i, q := range qs {
+		out[i] = graph.QuickReply{Title: q.Title, Payload: q.Payload}
+	}
+	return out
+}
