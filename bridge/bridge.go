@@ -21,6 +21,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
@@ -35,6 +36,9 @@ const intakeBatch = 256
 type Deps struct {
 	Outbox *outbox.Outbox
 	Sender delivery.Sender
+	// Received, when set, is the Store of what the household sent to the
+	// Page: the bridge publishes it on the received topics.
+	Received *receive.Store
 	// Reach is what the Sender learns of people's windows and of the page,
 	// published on the person topics and the "Page restricted" sensor; nil
 	// publishes a Tracker nobody writes to.
@@ -92,10 +96,10 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		gate:      newResumeGate(),
 		connected: make(chan struct{}),
 	}
-	if deps.Reach == nil {
-		deps.Reach = reach.New(nil)
+	if b.deps.Reach == nil {
+		b.deps.Reach = reach.New(nil)
 	}
-	b.state = newStatus(b, deps.Token, deps.Reach)
+	b.state = newStatus(b, deps.Token, b.deps.Reach)
 	if deps.Metrics != nil && deps.Delivery.Observer == nil {
 		deps.Delivery.Observer = deps.Metrics
 	}
@@ -153,6 +157,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Go(func() { b.dispatcher.Run(ctx) })
 	wg.Go(func() { b.intake(ctx) })
 	wg.Go(func() { b.state.run(ctx) })
+	if b.deps.Received != nil {
+		relay := receive.NewRelay(receive.RelayConfig{
+			Store: b.deps.Received, Household: b.cfg.Household, Topics: b.topics, Publisher: b,
+			PageID: b.deps.Page.ID, Opener: b.deps.Reach, Log: b.log,
+		})
+		wg.Go(func() { relay.Run(ctx) })
+	}
 	<-ctx.Done()
 	b.log.Info().Msg("shutting down: finishing deliveries in flight")
 	wg.Wait()
@@ -283,6 +294,20 @@ func (b *Bridge) publish(topic string, retained bool, payload []byte) mqtt.Token
 		}
 	}()
 	return t
+}
+
+// PublishAcked publishes payload on topic with QoS 1, not retained, and
+// returns once the broker has acknowledged it, or with ctx's error. While
+// the broker is away it waits for it. It implements receive.Publisher.
+func (b *Bridge) PublishAcked(ctx context.Context, topic string, payload []byte) error {
+	b.gate.wait()
+	t := b.client.Publish(topic, 1, false, payload)
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ack acknowledges messages to the broker once they are stored or answered.

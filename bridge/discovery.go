@@ -38,7 +38,7 @@ func (b *Bridge) device(lastNode string) discovery.Device {
 		node = b.cfg.MQTTClientID
 	}
 	return discovery.Device{
-		Prefix: b.cfg.DiscoveryPrefix, Base: b.cfg.BaseTopic, NodeID: node,
+		Prefix: b.cfg.DiscoveryPrefix, Base: b.cfg.BaseTopic, NodeID: node, Receiving: b.cfg.Receive != "off",
 		Name: b.deps.Page.Name, Version: b.deps.Version, SupportURL: supportURL,
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 )
 
 // Test identities. The token is long and unusual so that a leak is found
@@ -47,6 +48,8 @@ type harness struct {
 	env     map[string]string
 	logs    *syncBuffer
 	offline bool // Graph's GET /me is not asked at start, as when the internet is down
+	// received is the running bridge's store of what the household sent.
+	received *receive.Store
 	// discoveryAfter, when set before start, holds the discovery republish.
 	discoveryAfter func(time.Duration) <-chan time.Time
 
@@ -151,12 +154,17 @@ func (h *harness) start() {
 		}
 	}
 	people := reach.New(nil)
-	opts := []delivery.MessengerOption{delivery.WithReach(people)}
+	received, err := receive.OpenStore(filepath.Join(cfg.DataDir, "received.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.received = received
+	opts := []delivery.MessengerOption{delivery.WithReach(people), delivery.WithAsker(receive.Asks{Store: received})}
 	if cfg.UtilityTemplate != "" {
 		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
 	}
 	b, err := bridge.New(cfg, bridge.Deps{
-		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Page: page,
+		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Received: received, Page: page,
 		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test",
 		Delivery: delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 			RestrictedHold: restrictedHold},
@@ -171,6 +179,7 @@ func (h *harness) start() {
 	go func() {
 		err := b.Run(ctx)
 		box.Close()
+		received.Close()
 		h.done <- err
 	}()
 	select {

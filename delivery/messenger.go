@@ -47,6 +47,19 @@ type Messenger struct {
 	uploads  uploads
 	reach    *reach.Tracker
 	template *graph.Template // nil: no way through a closed window
+	asker    Asker           // nil: nobody listens for answers
+}
+
+// Asker is told when a message offering quick replies reached a person, so
+// that their tap can be understood when it comes back. It must not block.
+type Asker interface {
+	Asked(name, id string, at time.Time, offers []message.QuickReply)
+}
+
+// WithAsker makes the Messenger tell a of every message with quick replies
+// that reached its person.
+func WithAsker(a Asker) MessengerOption {
+	return func(m *Messenger) { m.asker = a }
 }
 
 // MessengerOption configures a Messenger.
@@ -144,6 +157,9 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 		}
 		m.reach.Delivered(j.Recipient)
 		j.MessageIDs = append(j.MessageIDs, id)
+		if len(out.QuickReplies) > 0 && m.asker != nil {
+			m.asker.Asked(j.Recipient, j.Message.ID, time.Now(), j.Message.QuickReplies)
+		}
 	}
 	return false, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -127,13 +128,22 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	}
 	defer box.Close()
 
+	var heard *receive.Store
+	if cfg.Receive != "off" {
+		if heard, err = receive.OpenStore(filepath.Join(cfg.DataDir, "received.db")); err != nil {
+			return err
+		}
+		defer heard.Close()
+	}
+
 	page, token := readPage(ctx, g, log)
 	m := metrics.New(recipientNames(cfg))
 	people := reach.New(nil)
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox:   box,
-		Sender:   newMessenger(cfg, g, fetch, people),
+		Sender:   newMessenger(cfg, g, fetch, people, heard, log),
 		Reach:    people,
+		Received: heard,
 		Page:     page,
 		Token:    token,
 		Version:  version,
@@ -174,9 +184,13 @@ func recipientNames(cfg *config.Config) []string {
 }
 
 // newMessenger returns the Messenger the service and the send command
-// deliver with, recording what it learns of people's windows in people.
-func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker) *delivery.Messenger {
+// deliver with, recording what it learns of people's windows in people and,
+// when heard is not nil, the quick replies it offers in heard.
+func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, heard *receive.Store, log zerolog.Logger) *delivery.Messenger {
 	opts := []delivery.MessengerOption{delivery.WithReach(people)}
+	if heard != nil {
+		opts = append(opts, delivery.WithAsker(receive.Asks{Store: heard, Log: log}))
+	}
 	if cfg.UtilityTemplate != "" {
 		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
 	}
