@@ -48,8 +48,10 @@ type harness struct {
 	env     map[string]string
 	logs    *syncBuffer
 	offline bool // Graph's GET /me is not asked at start, as when the internet is down
-	// received is the running bridge's store of what the household sent.
+	// received is the running bridge's store of what the household sent,
+	// reach what it knows of windows.
 	received *receive.Store
+	reach    *reach.Tracker
 	// discoveryAfter, when set before start, holds the discovery republish.
 	discoveryAfter func(time.Duration) <-chan time.Time
 
@@ -154,6 +156,7 @@ func (h *harness) start() {
 		}
 	}
 	people := reach.New(nil)
+	h.reach = people
 	received, err := receive.OpenStore(filepath.Join(cfg.DataDir, "received.db"))
 	if err != nil {
 		h.t.Fatal(err)

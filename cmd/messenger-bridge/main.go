@@ -20,6 +20,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/keepalive"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
@@ -165,6 +166,11 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 		httpErr error
 	)
 	wg.Go(func() { watchToken(ctx, cfg, g, b, log) })
+	if heard != nil && cfg.WindowKeepalive > 0 {
+		k := keepalive.New(keepalive.Config{Before: cfg.WindowKeepalive, Text: cfg.WindowKeepaliveText,
+			People: recipientNames(cfg), Reach: people, Asker: b, Memory: heard, Log: log})
+		wg.Go(func() { k.Run(ctx) })
+	}
 	wg.Go(func() {
 		if httpErr = serveHTTP(ctx, cfg, b, box, m, log); httpErr != nil {
 			stop()
