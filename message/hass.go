@@ -57,15 +57,8 @@ func (d *decoder) haAttachment(v value) *Attachment {
 // haQuickReplies reads Send API quick replies,
 // [{"content_type": "text", "title": "Open", "payload": "OPEN"}].
 func (d *decoder) haQuickReplies(v value) []QuickReply {
-	items := d.list(v)
-	d.replyCount(v, len(items))
 	var replies []QuickReply
-	for _, item := range items {
-		o, ok := d.obj(item)
-		if !ok {
-			return nil
-		}
-		d.note(o, "content_type", "title", "payload", "image_url")
+	for _, o := range d.replyObjects(v, "content_type", "title", "payload", "image_url") {
 		if ct := o.get("content_type"); d.str(ct) != "text" && ct.kind() != "" {
 			d.fail(ct.field, `must be "text"; the bridge sends only text quick replies`)
 		}

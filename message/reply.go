@@ -58,15 +58,8 @@ func (d *decoder) quickReplies(v value) []QuickReply {
 // [{"action": "OPEN_GARAGE", "title": "Open"}], sent as quick replies whose
 // payload is the action.
 func (d *decoder) actions(v value) []QuickReply {
-	items := d.list(v)
-	d.replyCount(v, len(items))
 	var replies []QuickReply
-	for _, item := range items {
-		o, ok := d.obj(item)
-		if !ok {
-			return nil
-		}
-		d.note(o, "action", "title", "uri", "behavior", "destructive", "authenticationRequired", "icon")
+	for _, o := range d.replyObjects(v, "action", "title", "uri", "behavior", "destructive", "authenticationRequired", "icon") {
 		title, action := o.get("title"), o.get("action")
 		q := QuickReply{Title: d.replyTitle(title, d.str(title)), Action: true}
 		if strings.TrimSpace(d.str(action)) == "" && d.err == nil {
@@ -76,6 +69,23 @@ func (d *decoder) actions(v value) []QuickReply {
 		replies = append(replies, q)
 	}
 	return d.distinct(v, replies)
+}
+
+// replyObjects reads v as a list of at most MaxQuickReplies objects whose
+// keys beyond known are noted as unknown; nil after a mistake.
+func (d *decoder) replyObjects(v value, known ...string) []object {
+	items := d.list(v)
+	d.replyCount(v, len(items))
+	objects := make([]object, 0, len(items))
+	for _, item := range items {
+		o, ok := d.obj(item)
+		if !ok {
+			return nil
+		}
+		d.note(o, known...)
+		objects = append(objects, o)
+	}
+	return objects
 }
 
 // replyPayload reads a quick reply's payload at v; fallback, the title,

@@ -6,6 +6,7 @@ package main
 // mistake in the command line or configuration).
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -138,4 +139,27 @@ func failure(fs *flag.FlagSet, stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "What to do: %s.\n", ge.Hint())
 	}
 	return exitFailure
+}
+
+// subcommand is one of a command's subcommands.
+type subcommand func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// runSubcommand runs the subcommand of command (e.g. "token") that args
+// name, or prints usage: on stdout after -h, on stderr with exit status 2
+// when none or an unknown one is named.
+func runSubcommand(ctx context.Context, command, usage string, subs map[string]subcommand, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	if run, ok := subs[args[0]]; ok {
+		return run(ctx, args[1:], stdout, stderr)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "messenger-bridge %s: unknown command %q\n\n%s", command, args[0], usage)
+	return exitUsage
 }
