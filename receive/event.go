@@ -30,8 +30,8 @@ var EventTypes = []string{TypeMessage, TypeQuickReply, TypePostback, TypeReactio
 type Event struct {
 	// MID is Messenger's id of the message, postback or reaction; it makes
 	// the event unique. A reaction's MID is the reacted-to message's id
-	// with the reaction's action and emoji, since Graph gives it no id of
-	// its own.
+	// with the reaction's action, emoji and time, since Graph gives it no
+	// id of its own.
 	MID string `json:"mid"`
 	// PSID is the sender's page-scoped id.
 	PSID string `json:"psid"`
