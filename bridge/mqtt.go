@@ -27,6 +27,9 @@ func clientOptions(cfg *config.Config, topics Topics) (*mqtt.ClientOptions, erro
 	o := mqtt.NewClientOptions().
 		AddBroker(cfg.MQTTURL).
 		SetClientID(cfg.MQTTClientID).
+		// MQTT 3.1.1 only: paho would otherwise try 3.1 after a refusal, and
+		// report that attempt's answer instead of the broker's reason.
+		SetProtocolVersion(4).
 		SetCleanSession(false).
 		SetOrderMatters(true). // the handler only queues, so order costs nothing
 		SetAutoAckDisabled(true).
