@@ -68,7 +68,8 @@ type Bridge struct {
 	state      *status
 	gate       *resumeGate
 	conn       *connWatch
-	connected  chan struct{} // closed on the first connection
+	cleared    refusedRetained // used by intake only
+	connected  chan struct{}   // closed on the first connection
 
 	once sync.Once
 
@@ -92,6 +93,7 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		inbox:     fifo.New[inbound](),
 		gate:      newResumeGate(),
 		conn:      newConnWatch(log, cfg.MQTTURL, cfg.MQTTUsername),
+		cleared:   make(refusedRetained),
 		connected: make(chan struct{}),
 	}
 	b.state = newStatus(b, deps.Token)
