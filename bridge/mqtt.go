@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -45,6 +46,11 @@ func clientOptions(cfg *config.Config, topics Topics) (*mqtt.ClientOptions, erro
 	}
 	if cfg.MQTTPassword.IsSet() {
 		o.SetPassword(cfg.MQTTPassword.Reveal())
+	}
+	if u, err := url.Parse(cfg.MQTTURL); err == nil {
+		if dial := dialer(u.Scheme); dial != nil {
+			o.SetCustomOpenConnectionFn(dial)
+		}
 	}
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {
