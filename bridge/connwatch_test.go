@@ -114,3 +114,15 @@ func TestStoppedBrokerIsConnectionRefused(t *testing.T) {
 		t.Fatal("no log line of the reconnection with the failed attempts it took")
 	}
 }
+
+// MQTT over websockets keeps paho's own dialing, and works.
+func TestWebsocketBroker(t *testing.T) {
+	h := newHarnessOn(t, mqtttest.Start(t, mqtttest.WithWebsocket()), nil)
+	h.client.Publish("messenger/notify/alice", "over websockets")
+	if req := h.request(); req.Text != "over websockets" {
+		t.Fatalf("Graph got %q", req.Text)
+	}
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("result = %+v, want sent", r)
+	}
+}

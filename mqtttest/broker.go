@@ -39,6 +39,7 @@ type Broker struct {
 	addr string
 	dir  string
 	tls  bool
+	ws   bool
 
 	mu             sync.Mutex
 	stop           func()
@@ -56,8 +57,11 @@ func Start(tb testing.TB, opts ...Option) *Broker {
 		o(b)
 	}
 	b.URL = "tcp://" + b.addr
-	if b.tls {
+	switch {
+	case b.tls:
 		b.URL = "ssl://" + b.addr
+	case b.ws:
+		b.URL, b.Kind = "ws://"+b.addr, "mochi"
 	}
 	b.start()
 	tb.Cleanup(b.Stop)
@@ -100,16 +104,22 @@ func (b *Broker) startMochi() {
 		b.tb.Fatal(err)
 	}
 	// The test owns the listener, so that Stop can close it first: the port is
-	// free for Restart, and no client attaches while mochi closes.
-	l, err := net.Listen("tcp", b.addr)
-	if err != nil {
-		b.tb.Fatal(err)
+	// free for Restart, and no client attaches while mochi closes. mochi's
+	// websocket listener opens its own.
+	var l net.Listener
+	var listener listeners.Listener = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: b.addr})
+	if !b.ws {
+		var err error
+		if l, err = net.Listen("tcp", b.addr); err != nil {
+			b.tb.Fatal(err)
+		}
+		served := l
+		if b.tls {
+			served = tls.NewListener(l, b.mochiTLS())
+		}
+		listener = listeners.NewNet("tcp", served)
 	}
-	served := l
-	if b.tls {
-		served = tls.NewListener(l, b.mochiTLS())
-	}
-	if err := srv.AddListener(listeners.NewNet("tcp", served)); err != nil {
+	if err := srv.AddListener(listener); err != nil {
 		b.tb.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {
@@ -117,7 +127,9 @@ func (b *Broker) startMochi() {
 	}
 	b.mu.Lock()
 	b.stop = func() {
-		l.Close()
+		if l != nil {
+			l.Close()
+		}
 		// mochi v2.7.9's Close can deadlock when a client comes or goes at
 		// that moment (Clients.GetByListener takes its read lock twice).
 		// The port is already free; a stuck Close only leaks a goroutine.

@@ -38,6 +38,13 @@ func WithTLS() Option {
 	return func(b *Broker) { b.tls = true }
 }
 
+// WithWebsocket makes the broker speak MQTT over websockets only, at
+// ws://127.0.0.1:port/. It is always mochi: Debian 12's Mosquitto 2.0.11
+// fails to open a websocket listener.
+func WithWebsocket() Option {
+	return func(b *Broker) { b.ws = true }
+}
+
 // SetUser changes the user and password the broker accepts once it is
 // started again with Restart, and those Connect uses from then on.
 func (b *Broker) SetUser(name, password string) {
