@@ -89,10 +89,16 @@ func (w *connWatch) connected() {
 	ev.Str("broker", w.broker).Msg("connected to the MQTT broker")
 }
 
-// lost records a dropped connection; paho is reconnecting.
+// lost records a dropped connection; paho is reconnecting. paho calls it on
+// a goroutine of its own, which may run after the first attempt to
+// reconnect failed: that attempt's reason is kept.
 func (w *connWatch) lost(err error) {
 	w.log.Warn().Str("broker", w.broker).Str("error", w.scrub(err.Error())).Msg("MQTT connection lost; reconnecting")
-	w.set("not connected to " + w.broker + ": the connection was lost; reconnecting")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failures == 0 {
+		w.problem = "not connected to " + w.broker + ": the connection was lost; reconnecting"
+	}
 }
 
 // subscribeFailed records that the broker took the connection but not the

@@ -102,6 +102,10 @@ func TestTLSBroker(t *testing.T) {
 // A broker that goes away is a lost connection, then refused attempts.
 func TestStoppedBrokerIsConnectionRefused(t *testing.T) {
 	h := newHarness(t, map[string]string{"LOG_LEVEL": "info"})
+	states := h.client.Subscribe("messenger/bridge/state")
+	online := func(m mqtttest.Message) bool { return string(m.Payload) == "online" }
+	mqtttest.Until(t, states, online)
+
 	h.broker.Stop()
 	h.waitFailure("connection refused")
 	if err := h.bridge.BrokerReady(); err == nil || !strings.Contains(err.Error(), "not connected to "+h.broker.URL+": connection refused") {
@@ -112,6 +116,10 @@ func TestStoppedBrokerIsConnectionRefused(t *testing.T) {
 		return strings.Contains(l, `"failed_attempts"`) && strings.Contains(l, "connected to the MQTT broker\"")
 	}); !ok {
 		t.Fatal("no log line of the reconnection with the failed attempts it took")
+	}
+	mqtttest.Until(t, states, online) // back, subscribed and announced
+	if err := h.bridge.BrokerReady(); err != nil {
+		t.Errorf("BrokerReady once back = %v, want nil", err)
 	}
 }
 
