@@ -20,6 +20,12 @@ const (
 	connectTimeout       = 10 * time.Second
 	maxReconnectInterval = 30 * time.Second
 	connectRetryInterval = 5 * time.Second
+	// publishTimeout bounds how long paho's Publish and Subscribe may block
+	// handing a packet to the connection (paho's default is 30 s). A publish
+	// racing a disconnection otherwise blocks that long, and with it the
+	// shutdown. A QoS 1 message that times out stays in paho's store and is
+	// sent again on the next connection.
+	publishTimeout = 5 * time.Second
 )
 
 // clientOptions returns paho options for a persistent session with manual
@@ -36,6 +42,7 @@ func clientOptions(cfg *config.Config, topics Topics) (*mqtt.ClientOptions, erro
 		SetAutoAckDisabled(true).
 		SetKeepAlive(keepAlive).
 		SetConnectTimeout(connectTimeout).
+		SetWriteTimeout(publishTimeout).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(connectRetryInterval).
