@@ -57,6 +57,9 @@ type Deps struct {
 	// DiscoveryAfter, when set, replaces time.After for that wait, so that a
 	// test can hold the republish and release it.
 	DiscoveryAfter func(time.Duration) <-chan time.Time
+	// ConnectRetry is the wait between attempts at the first connection and
+	// at subscribing; 0 means 5 s.
+	ConnectRetry time.Duration
 }
 
 // Bridge connects MQTT to delivery. Create it with New and call Run once.
@@ -71,7 +74,9 @@ type Bridge struct {
 	dispatcher *delivery.Dispatcher
 	state      *status
 	gate       *resumeGate
-	connected  chan struct{} // closed on the first connection
+	conn       *connWatch
+	cleared    refusedRetained // used by intake only
+	connected  chan struct{}   // closed on the first connection
 
 	once sync.Once
 
@@ -94,6 +99,8 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		topics:    topics.Tree{Base: cfg.BaseTopic, DiscoveryPrefix: cfg.DiscoveryPrefix},
 		inbox:     fifo.New[inbound](),
 		gate:      newResumeGate(),
+		conn:      newConnWatch(log, cfg.MQTTURL, cfg.MQTTUsername),
+		cleared:   make(refusedRetained),
 		connected: make(chan struct{}),
 	}
 	if b.deps.Reach == nil {
@@ -108,13 +115,13 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.SetConnectRetryInterval(b.connectRetry())
 	// The default handler is set before Connect: a persistent session may
 	// deliver queued messages before any Subscribe call returns.
 	opts.SetDefaultPublishHandler(b.receive)
 	opts.SetOnConnectHandler(b.onConnect)
-	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-		b.log.Warn().Err(err).Msg("MQTT connection lost; reconnecting")
-	})
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) { b.conn.lost(err) })
+	opts.SetConnectionNotificationHandler(b.conn.notify)
 	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
 		b.gate.reconnecting()
 		b.log.Info().Msg("reconnecting to the MQTT broker")
@@ -131,6 +138,35 @@ func (b *Bridge) Connected() bool { return b.client.IsConnectionOpen() }
 
 // Ready is closed once the bridge first connected and subscribed.
 func (b *Bridge) Ready() <-chan struct{} { return b.connected }
+
+// BrokerReady returns nil while the bridge is connected to the broker and
+// has subscribed since it first connected, and otherwise an error saying
+// why in plain words, such as "MQTT: not connected to tcp://broker:1883:
+// not authorised (…); retrying". It is quick, safe for concurrent use, and
+// holds no secret: a health.Check.
+func (b *Bridge) BrokerReady() error {
+	select {
+	case <-b.connected:
+		if b.client.IsConnectionOpen() {
+			return nil
+		}
+	default:
+	}
+	if why := b.conn.why(); why != "" {
+		return errors.New("MQTT: " + why)
+	}
+	if b.client.IsConnectionOpen() {
+		return errors.New("MQTT: connected to " + b.conn.broker + "; subscribing")
+	}
+	return errors.New("MQTT: connecting to " + b.conn.broker)
+}
+
+func (b *Bridge) connectRetry() time.Duration {
+	if b.deps.ConnectRetry > 0 {
+		return b.deps.ConnectRetry
+	}
+	return connectRetryInterval
+}
 
 // Run serves until ctx ends, then stops taking messages, lets deliveries in
 // flight finish (bounded by delivery.Options.Drain), marks the bridge offline
@@ -193,7 +229,7 @@ func (b *Bridge) receive(_ mqtt.Client, m mqtt.Message) {
 }
 
 func (b *Bridge) onConnect(c mqtt.Client) {
-	b.log.Info().Msg("connected to the MQTT broker")
+	b.conn.connected()
 	subs := map[string]byte{
 		b.topics.NotifyAny(): subscribeQoS,
 		b.topics.Notify("+"): subscribeQoS,
@@ -206,13 +242,15 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		for c.IsConnectionOpen() {
 			err := b.subscribe(c, subs)
 			if err == nil {
+				b.conn.set("")
 				b.state.connected()
 				b.once.Do(func() { close(b.connected) })
 				return
 			}
 			b.log.Error().Err(err).Msg("cannot subscribe to the notify topics; trying again")
+			b.conn.subscribeFailed(err)
 			// A refusal (an ACL) would otherwise be asked again at once.
-			if !b.pause(connectRetryInterval) {
+			if !b.pause(b.connectRetry()) {
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,14 +62,44 @@ type harness struct {
 }
 
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced at each Write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.buf.Write(p)
+}
+
+// wait returns the first log line for which ok is true, waiting for it up
+// to mqtttest.Wait; ok false at the end of the wait.
+func (b *syncBuffer) wait(match func(line string) bool) (string, bool) {
+	deadline := time.After(mqtttest.Wait)
+	for {
+		b.mu.Lock()
+		lines := strings.Split(b.buf.String(), "\n")
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		written := b.written
+		b.mu.Unlock()
+		for _, l := range lines {
+			if match(l) {
+				return l, true
+			}
+		}
+		select {
+		case <-written:
+		case <-deadline:
+			return "", false
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {
@@ -86,6 +117,14 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 
 // newHarnessOn is newHarness on a broker the test already started.
 func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
+	t.Helper()
+	h := prepareHarness(t, broker, env)
+	h.start()
+	return h
+}
+
+// prepareHarness is newHarnessOn without starting the bridge.
+func prepareHarness(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, broker: broker, graph: graphtest.NewServer(t, pageToken),
 		dataDir: t.TempDir(), logs: &syncBuffer{}, early: make(map[string][]delivery.Result)}
@@ -115,7 +154,6 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 	}
 	h.client = h.broker.Connect(t)
 	h.results = h.client.Subscribe("messenger/result/#")
-	h.start()
 	t.Cleanup(func() {
 		h.stop()
 		if t.Failed() {
@@ -127,6 +165,17 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 
 // start runs the bridge and waits until it has subscribed.
 func (h *harness) start() {
+	h.t.Helper()
+	h.launch()
+	select {
+	case <-h.bridge.Ready():
+	case <-time.After(mqtttest.Wait):
+		h.t.Fatal("bridge did not connect and subscribe")
+	}
+}
+
+// launch runs the bridge.
+func (h *harness) launch() {
 	h.t.Helper()
 	for k, v := range h.env {
 		h.t.Setenv(k, v)
@@ -173,6 +222,7 @@ func (h *harness) start() {
 			RestrictedHold: restrictedHold},
 		DiscoveryDelay: 20 * time.Millisecond,
 		DiscoveryAfter: h.discoveryAfter,
+		ConnectRetry:   20 * time.Millisecond,
 	}, log)
 	if err != nil {
 		h.t.Fatal(err)
@@ -185,11 +235,6 @@ func (h *harness) start() {
 		received.Close()
 		h.done <- err
 	}()
-	select {
-	case <-b.Ready():
-	case <-time.After(mqtttest.Wait):
-		h.t.Fatal("bridge did not connect and subscribe")
-	}
 }
 
 // stop shuts the bridge down cleanly and waits for it.
