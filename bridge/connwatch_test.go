@@ -23,7 +23,7 @@ type logLine struct {
 func (h *harness) waitFailure(reason string) logLine {
 	h.t.Helper()
 	var got logLine
-	_, ok := h.logs.wait(func(line string) bool {
+	_, ok := h.logs.Wait(mqtttest.Wait, func(line string) bool {
 		var l logLine
 		if json.Unmarshal([]byte(line), &l) != nil || l.Level != "warn" || !strings.HasPrefix(l.Message, "not connected to the MQTT broker") {
 			return false
@@ -112,7 +112,7 @@ func TestStoppedBrokerIsConnectionRefused(t *testing.T) {
 		t.Errorf("BrokerReady = %v, want connection refused", err)
 	}
 	h.broker.Restart()
-	if _, ok := h.logs.wait(func(l string) bool {
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool {
 		return strings.Contains(l, `"failed_attempts"`) && strings.Contains(l, "connected to the MQTT broker\"")
 	}); !ok {
 		t.Fatal("no log line of the reconnection with the failed attempts it took")

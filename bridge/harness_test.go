@@ -1,12 +1,9 @@
 package bridge_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/logtest"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
@@ -47,7 +45,7 @@ type harness struct {
 	early   map[string][]delivery.Result // results read while waiting for another topic
 	dataDir string
 	env     map[string]string
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	offline bool // Graph's GET /me is not asked at start, as when the internet is down
 	// received is the running bridge's store of what the household sent,
 	// reach what it knows of windows.
@@ -59,53 +57,6 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	bridge *bridge.Bridge
-}
-
-type syncBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	written chan struct{} // closed and replaced at each Write
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.written != nil {
-		close(b.written)
-		b.written = nil
-	}
-	return b.buf.Write(p)
-}
-
-// wait returns the first log line for which ok is true, waiting for it up
-// to mqtttest.Wait; ok false at the end of the wait.
-func (b *syncBuffer) wait(match func(line string) bool) (string, bool) {
-	deadline := time.After(mqtttest.Wait)
-	for {
-		b.mu.Lock()
-		lines := strings.Split(b.buf.String(), "\n")
-		if b.written == nil {
-			b.written = make(chan struct{})
-		}
-		written := b.written
-		b.mu.Unlock()
-		for _, l := range lines {
-			if match(l) {
-				return l, true
-			}
-		}
-		select {
-		case <-written:
-		case <-deadline:
-			return "", false
-		}
-	}
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // newHarness starts a broker, a fake Graph server with alice and bob, and a
@@ -127,7 +78,7 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 func prepareHarness(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, broker: broker, graph: graphtest.NewServer(t, pageToken),
-		dataDir: t.TempDir(), logs: &syncBuffer{}, early: make(map[string][]delivery.Result)}
+		dataDir: t.TempDir(), logs: &logtest.Buffer{}, early: make(map[string][]delivery.Result)}
 	h.graph.AddUser(alicePSID)
 	h.graph.AddUser(bobPSID)
 	h.graph.SetPage("1122334455", "Our Home")

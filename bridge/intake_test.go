@@ -41,7 +41,7 @@ func TestRedeliveryReportsAnUnknownTargetOnce(t *testing.T) {
 		t.Fatalf("zed: %+v, want dup-1 failed as unknown", r)
 	}
 	proxy.Cut() // the acknowledgement is lost: the broker sends dup-1 again
-	if _, ok := h.logs.wait(func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
 		t.Fatal("the broker did not send the message again")
 	}
 	// The bridge refuses in arrival order, so once the marker is refused the
@@ -54,7 +54,7 @@ func TestRedeliveryReportsAnUnknownTargetOnce(t *testing.T) {
 			return strings.Contains(l, `"message":"message refused"`) && strings.Contains(l, `"id":"`+id+`"`)
 		}
 	}
-	if _, ok := h.logs.wait(refused("marker")); !ok {
+	if _, ok := h.logs.Wait(mqtttest.Wait, refused("marker")); !ok {
 		t.Fatal("the marker was not refused")
 	}
 	if n := strings.Count(h.logs.String(), `"recipient":"zed","id":"dup-1"`); n != 1 {
@@ -81,7 +81,7 @@ func TestClearingARetainedCommandIsSilent(t *testing.T) {
 	if r := h.result("alice"); r.Status != delivery.Sent {
 		t.Fatalf("after the clear: %+v, want the marker sent and nothing for the clear", r)
 	}
-	if _, ok := h.logs.wait(func(l string) bool { return strings.Contains(l, "cleared a retained command") }); !ok {
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "cleared a retained command") }); !ok {
 		t.Error("no debug line for the clear")
 	}
 

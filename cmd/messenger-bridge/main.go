@@ -176,9 +176,17 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 			stop()
 		}
 	})
+	var hookErr error
+	if cfg.Receive == "webhook" {
+		wg.Go(func() {
+			if hookErr = serveWebhook(ctx, cfg, heard, page.ID, log); hookErr != nil {
+				stop()
+			}
+		})
+	}
 	err = b.Run(ctx)
 	wg.Wait()
-	return errors.Join(err, httpErr)
+	return errors.Join(err, httpErr, hookErr)
 }
 
 func recipientNames(cfg *config.Config) []string {
