@@ -226,6 +226,13 @@ func need(field, value string) error {
 // appsecret_proof, and decodes the JSON answer into out. It returns an
 // *Error for an error answer and a *transportError when no answer came.
 func (c *Client) do(ctx context.Context, method, path, query, contentType string, body io.Reader, out answer) error {
+	_, err := c.exchange(ctx, method, path, query, contentType, body, out)
+	return err
+}
+
+// exchange is do, returning also the answer's headers (nil when no answer
+// came).
+func (c *Client) exchange(ctx context.Context, method, path, query, contentType string, body io.Reader, out answer) (http.Header, error) {
 	path = "/" + c.version + path
 	if c.proof != "" {
 		query = strings.TrimPrefix(query+"&"+c.proof, "&")
@@ -237,7 +244,7 @@ func (c *Client) do(ctx context.Context, method, path, query, contentType string
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, method, c.base+path+query, body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
@@ -246,14 +253,14 @@ func (c *Client) do(ctx context.Context, method, path, query, contentType string
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.noAnswer(ctx, method+" "+path, err)
+		return nil, c.noAnswer(ctx, method+" "+path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
-		return c.noAnswer(ctx, method+" "+path, err)
+		return resp.Header, c.noAnswer(ctx, method+" "+path, err)
 	}
-	return c.decode(resp, data, out)
+	return resp.Header, c.decode(resp, data, out)
 }
 
 // noAnswer describes a call that got no answer. It drops the *url.Error

@@ -140,9 +140,20 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	page, token := readPage(ctx, g, log)
 	m := metrics.New(recipientNames(cfg))
 	people := reach.New(nil)
+	var (
+		poller *receive.Poller
+		asks   *receive.Asks
+	)
+	if heard != nil {
+		asks = &receive.Asks{Store: heard, Log: log}
+	}
+	if cfg.Receive == "poll" {
+		poller = newPoller(cfg, g, heard, page.ID, people, log)
+		asks.Hurry = poller.Hurry
+	}
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox:   box,
-		Sender:   newMessenger(cfg, g, fetch, people, heard, log),
+		Sender:   newMessenger(cfg, g, fetch, people, asks),
 		Reach:    people,
 		Received: heard,
 		Page:     page,
@@ -176,6 +187,9 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 			stop()
 		}
 	})
+	if poller != nil {
+		wg.Go(func() { poller.Run(ctx) })
+	}
 	var hookErr error
 	if cfg.Receive == "webhook" {
 		wg.Go(func() {
@@ -199,11 +213,11 @@ func recipientNames(cfg *config.Config) []string {
 
 // newMessenger returns the Messenger the service and the send command
 // deliver with, recording what it learns of people's windows in people and,
-// when heard is not nil, the quick replies it offers in heard.
-func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, heard *receive.Store, log zerolog.Logger) *delivery.Messenger {
+// when asks is not nil, the quick replies it offers.
+func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, asks *receive.Asks) *delivery.Messenger {
 	opts := []delivery.MessengerOption{delivery.WithReach(people)}
-	if heard != nil {
-		opts = append(opts, delivery.WithAsker(receive.Asks{Store: heard, Log: log}))
+	if asks != nil {
+		opts = append(opts, delivery.WithAsker(*asks))
 	}
 	if cfg.UtilityTemplate != "" {
 		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
