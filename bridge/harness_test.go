@@ -37,7 +37,7 @@ const restrictedHold = 300 * time.Millisecond
 // harness runs one bridge against a real broker and a fake Graph API, and
 // plays the home-automation side through MQTT only.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	broker  *mqtttest.Broker
 	graph   *graphtest.Server
 	client  *mqtttest.Client
@@ -61,13 +61,13 @@ type harness struct {
 
 // newHarness starts a broker, a fake Graph server with alice and bob, and a
 // bridge configured by the base environment overlaid with env.
-func newHarness(t *testing.T, env map[string]string) *harness {
+func newHarness(t testing.TB, env map[string]string) *harness {
 	t.Helper()
 	return newHarnessOn(t, mqtttest.Start(t), env)
 }
 
 // newHarnessOn is newHarness on a broker the test already started.
-func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
+func newHarnessOn(t testing.TB, broker *mqtttest.Broker, env map[string]string) *harness {
 	t.Helper()
 	h := prepareHarness(t, broker, env)
 	h.start()
@@ -75,7 +75,7 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 }
 
 // prepareHarness is newHarnessOn without starting the bridge.
-func prepareHarness(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
+func prepareHarness(t testing.TB, broker *mqtttest.Broker, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, broker: broker, graph: graphtest.NewServer(t, pageToken),
 		dataDir: t.TempDir(), logs: &logtest.Buffer{}, early: make(map[string][]delivery.Result)}

@@ -208,3 +208,39 @@ func TestPollSlowsBeforeTheBudgetIsSpent(t *testing.T) {
 	}
 	t.Logf("gaps while usage climbed: %v", gaps)
 }
+
+// TestPollCallsPerHour counts the Graph calls an hour of polling makes, at
+// rest and with one actionable message, on the clock the test moves: the
+// figures the README gives.
+func TestPollCallsPerHour(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		hurry    bool
+		min, max int
+	}{
+		{"at rest", false, 240, 241},
+		{"after an actionable message", true, 270, 281},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := graphtest.NewServer(t, pageToken)
+			clock := clocktest.New(time.Now().Truncate(time.Second))
+			pl := newPoller(t, g, filepath.Join(t.TempDir(), "received.db"), clock)
+			polls := 1
+			if tt.hurry {
+				pl.p.Hurry()
+				clock.Settled(t, wait)
+				polls++
+			}
+			for range 3600 {
+				if clock.Advance(time.Second) > 0 {
+					clock.Settled(t, wait)
+					polls++
+				}
+			}
+			if polls < tt.min || polls > tt.max {
+				t.Errorf("%d Graph calls in an hour, want %d to %d", polls, tt.min, tt.max)
+			}
+			t.Logf("%s: %d Graph calls in an hour (POLL_INTERVAL 15s)", tt.name, polls)
+		})
+	}
+}
