@@ -138,14 +138,24 @@ type anyRecord struct {
 
 // copyReadable copies into dst every pending entry of the file at src
 // whose record and message decode, and the idempotency keys, counting in d
-// what it finds unreadable. It stops reading at the first part of the file
-// that cannot be read; it returns an error only when dst cannot be written.
+// what it finds unreadable. It reads the file's tree as far as it can, and
+// when that stops short, scans its pages for more. It returns an error only
+// when dst cannot be written.
 func copyReadable(src string, dst *bolt.DB, d *Damage) error {
 	done := make(map[uint64]bool)
 	seqs, _ := readJournal(journalPath(src)) // without it, done entries are sent again
 	for _, seq := range seqs {
 		done[seq] = true
 	}
+	if err := copyTree(src, dst, done, d); err != nil || !d.Unread {
+		return err
+	}
+	return scanReadable(src, dst, done, d)
+}
+
+// copyTree is copyReadable through the file's tree. It stops at the first
+// part that cannot be read, and then sets d.Unread.
+func copyTree(src string, dst *bolt.DB, done map[uint64]bool, d *Damage) error {
 	db, err := openDB(src, true)
 	if errors.Is(err, ErrInUse) {
 		return err
