@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/discovery"
 )
 
 // Token states shown in bridge/info and the diagnostic entities.
@@ -67,6 +69,10 @@ func (s *status) connected() {
 	b.publish(b.topics.State(), true, []byte(stateOnline))
 	s.publishAll()
 	b.people.all()
+	// The "Outbox damaged" problem sensor: ON from a start that found the
+	// outbox damaged until the next start.
+	damaged := discovery.TokenProblemPayload(b.deps.Outbox.Damage() != nil)
+	b.publish(discovery.OutboxDamagedTopic(b.cfg.BaseTopic), true, []byte(damaged))
 }
 
 // homeAssistantOnline republishes discovery after Home Assistant restarted,

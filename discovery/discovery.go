@@ -50,6 +50,7 @@ const (
 	idTokenProblem     = "token_problem"
 	idTokenExpiry      = "token_expiry"
 	idPageRestricted   = "page_restricted"
+	idOutboxDamaged    = "outbox_damaged"
 	idNotifyPrefix     = "notify_"
 	idLastResultPrefix = "last_result_"
 	idReachablePrefix  = "reachable_"
@@ -246,6 +247,18 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			PayloadOff:      payloadNoProblem,
 			availability:    avail,
 		},
+		idOutboxDamaged: {
+			Platform:        platformBinarySensor,
+			Name:            "Outbox damaged",
+			UniqueID:        id + "_" + idOutboxDamaged,
+			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_outbox_damaged",
+			EntityCategory:  "diagnostic",
+			DeviceClass:     "problem",
+			StateTopic:      OutboxDamagedTopic(d.Base),
+			PayloadOn:       payloadProblem,
+			PayloadOff:      payloadNoProblem,
+			availability:    avail,
+		},
 	}
 	for _, e := range entities {
 		if !config.ValidName(e.Name) {
@@ -317,7 +330,7 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 // platformOf returns the platform of the component with the given id.
 func platformOf(id string) (string, bool) {
 	switch {
-	case id == idConnection, id == idTokenProblem, id == idPageRestricted, strings.HasPrefix(id, idReachablePrefix):
+	case id == idConnection, id == idTokenProblem, id == idPageRestricted, id == idOutboxDamaged, strings.HasPrefix(id, idReachablePrefix):
 		return platformBinarySensor, true
 	case id == idTokenExpiry, strings.HasPrefix(id, idLastResultPrefix), strings.HasPrefix(id, idWindowPrefix):
 		return platformSensor, true

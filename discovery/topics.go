@@ -58,6 +58,11 @@ func TokenExpiresPayload(t time.Time) string {
 // [TokenProblemPayload], whose payloads it shares).
 func PageRestrictedTopic(base string) string { return base + "/bridge/restricted" }
 
+// OutboxDamagedTopic returns the topic of the outbox's state, "ON" when the
+// bridge found its outbox file damaged at start and moved it aside, else
+// "OFF" (see [TokenProblemPayload], whose payloads it shares).
+func OutboxDamagedTopic(base string) string { return base + "/bridge/outbox/damaged" }
+
 // PersonTopic returns the retained topic of what the bridge knows of name's
 // 24-hour window (SPEC.md section 2): JSON with window_until,
 // last_received and reachable.
