@@ -19,17 +19,17 @@ func (b *Bridge) Ask(name string, m message.Message) error {
 	if !ok {
 		return fmt.Errorf("ask: %q is not in RECIPIENTS", name)
 	}
-	outcomes, err := b.deps.Outbox.Add(time.Now(), []outbox.Item{{ID: m.ID,
-		Entries: []outbox.Entry{{Recipient: r.Name, PSID: r.PSID, Message: m}}}})
+	outcomes, err := b.deps.Outbox.Add(time.Now(), []outbox.Item{{ID: m.ID, Message: m,
+		To: []outbox.Recipient{{Name: r.Name, PSID: r.PSID}}}})
 	if err != nil {
 		return fmt.Errorf("ask %s: cannot store the message in the outbox (DATA_DIR %s): %w", name, b.cfg.DataDir, err)
 	}
 	switch o := outcomes[0]; o.Status {
 	case outbox.Stored:
 		b.deps.Metrics.Received(r.Name)
-		b.dispatcher.Enqueue(o.Entries...)
-	case outbox.Full:
-		return fmt.Errorf("ask %s: outbox full (OUTBOX_MAX)", name)
+		b.dispatcher.Enqueue(o.Refs...)
+	case outbox.Full, outbox.FullBytes:
+		return fmt.Errorf("ask %s: %w", name, b.full(o))
 	}
 	return nil
 }

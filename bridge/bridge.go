@@ -174,6 +174,9 @@ func (b *Bridge) connectRetry() time.Duration {
 func (b *Bridge) Run(ctx context.Context) error {
 	stopGate := context.AfterFunc(ctx, b.gate.stop)
 	defer stopGate()
+	if d := b.deps.Outbox.Damage(); d != nil {
+		b.log.Error().Str("moved_to", d.MovedTo).Int("salvaged", d.Salvaged).Int("lost", d.Lost).Msg(d.String())
+	}
 	pending, err := b.deps.Outbox.Pending()
 	if len(pending) > 0 {
 		b.log.Info().Int("messages", len(pending)).Msg("resuming messages left in the outbox")

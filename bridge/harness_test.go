@@ -83,22 +83,23 @@ func prepareHarness(t testing.TB, broker *mqtttest.Broker, env map[string]string
 	h.graph.AddUser(bobPSID)
 	h.graph.SetPage("1122334455", "Our Home")
 	h.env = map[string]string{
-		"FB_PAGE_TOKEN":   pageToken,
-		"FB_GRAPH_URL":    h.graph.URL,
-		"RECIPIENTS":      "alice:" + alicePSID + ",bob:" + bobPSID,
-		"GROUPS":          "family:alice+bob",
-		"MQTT_URL":        h.broker.URL,
-		"MQTT_CLIENT_ID":  "bridge-under-test",
-		"DATA_DIR":        h.dataDir,
-		"SEND_RATE":       "0",
-		"HTTP_ADDR":       "",
-		"LOG_FORMAT":      "json",
-		"LOG_LEVEL":       "debug",
-		"HA_DISCOVERY":    "true",
-		"MESSAGE_TTL":     "1h",
-		"OUTBOX_MAX":      "10000",
-		"MEDIA_DIRS":      "",
-		"MQTT_BASE_TOPIC": "messenger",
+		"FB_PAGE_TOKEN":    pageToken,
+		"FB_GRAPH_URL":     h.graph.URL,
+		"RECIPIENTS":       "alice:" + alicePSID + ",bob:" + bobPSID,
+		"GROUPS":           "family:alice+bob",
+		"MQTT_URL":         h.broker.URL,
+		"MQTT_CLIENT_ID":   "bridge-under-test",
+		"DATA_DIR":         h.dataDir,
+		"SEND_RATE":        "0",
+		"HTTP_ADDR":        "",
+		"LOG_FORMAT":       "json",
+		"LOG_LEVEL":        "debug",
+		"HA_DISCOVERY":     "true",
+		"MESSAGE_TTL":      "1h",
+		"OUTBOX_MAX":       "10000",
+		"OUTBOX_MAX_BYTES": "256MB",
+		"MEDIA_DIRS":       "",
+		"MQTT_BASE_TOPIC":  "messenger",
 	}
 	for k, v := range env {
 		h.env[k] = v
@@ -145,7 +146,7 @@ func (h *harness) launch() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax)
+	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax, outbox.MaxBytes(int64(cfg.OutboxMaxBytes)))
 	if err != nil {
 		h.t.Fatal(err)
 	}

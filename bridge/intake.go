@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/household"
 	"github.com/messenger-bridge/messenger-bridge/message"
@@ -42,26 +43,26 @@ func (b *Bridge) store(batch []inbound) {
 	for i, in := range batch {
 		item, rej := b.accept(in)
 		rejected[i] = rej
-		if len(item.Entries) > 0 {
+		if len(item.To) > 0 {
 			items = append(items, item)
 			from = append(from, i)
 		}
 	}
-	var stored []outbox.Entry
+	var stored []outbox.Ref
 	if len(items) > 0 {
 		outcomes, err := b.deps.Outbox.Add(time.Now(), items)
 		if err != nil {
 			b.log.Error().Err(err).Int("messages", len(items)).Msg("cannot write to the outbox")
 			err = fmt.Errorf("cannot store the message in the outbox (DATA_DIR %s): %w", b.cfg.DataDir, err)
 			for i, it := range items {
-				rejected[from[i]] = append(rejected[from[i]], refuse(it.Entries, err)...)
+				rejected[from[i]] = append(rejected[from[i]], refuse(it, err)...)
 			}
 		}
 		for i, o := range outcomes {
 			m := from[i]
 			switch o.Status {
 			case outbox.Stored:
-				stored = append(stored, o.Entries...)
+				stored = append(stored, o.Refs...)
 			case outbox.Duplicate:
 				if batch[m].msg.Duplicate() {
 					// The broker sent it again because the bridge went away
@@ -71,11 +72,10 @@ func (b *Bridge) store(batch []inbound) {
 					rejected[m] = nil
 					continue
 				}
-				rejected[m] = append(rejected[m], refuse(items[i].Entries,
+				rejected[m] = append(rejected[m], refuse(items[i],
 					fmt.Errorf("duplicate: a message with id %q was accepted in the last 24 hours; not sent again", items[i].ID))...)
-			case outbox.Full:
-				rejected[m] = append(rejected[m], refuse(items[i].Entries,
-					fmt.Errorf("outbox full: %d messages are waiting (OUTBOX_MAX); message refused", b.cfg.OutboxMax))...)
+			case outbox.Full, outbox.FullBytes:
+				rejected[m] = append(rejected[m], refuse(items[i], b.full(o))...)
 			}
 		}
 	}
@@ -92,12 +92,30 @@ func (b *Bridge) store(batch []inbound) {
 	ack(batch)
 }
 
-func refuse(entries []outbox.Entry, err error) []rejection {
-	out := make([]rejection, len(entries))
-	for i, e := range entries {
-		out[i] = rejection{name: e.Recipient, result: delivery.Failure(e.Message.ID, err)}
+func refuse(it outbox.Item, err error) []rejection {
+	out := make([]rejection, len(it.To))
+	for i, to := range it.To {
+		out[i] = rejection{name: to.Name, result: delivery.Failure(it.Message.ID, err)}
 	}
 	return out
+}
+
+// full says why the outbox refused a message, with what was waiting then.
+func (b *Bridge) full(o outbox.Outcome) error {
+	if o.Status == outbox.FullBytes {
+		return fmt.Errorf("outbox full: %s waiting in %s, and this message takes %s, beyond OUTBOX_MAX_BYTES %s; message refused",
+			config.ByteSize(o.WaitingBytes), plural(o.Waiting, "message"), config.ByteSize(o.Bytes), b.cfg.OutboxMaxBytes)
+	}
+	return fmt.Errorf("outbox full: %s waiting, and this one adds %d, beyond OUTBOX_MAX %d; message refused",
+		plural(o.Waiting, "message"), o.Entries, b.cfg.OutboxMax)
+}
+
+// plural returns n and noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // accept turns one MQTT message into outbox entries, one per person it
@@ -145,7 +163,7 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 		return fail(msg.ID, fmt.Errorf(`no recipient: publish to %s or give "target"`, b.topics.Notify("<name>")))
 	}
 
-	item := outbox.Item{ID: msg.ID}
+	item := outbox.Item{ID: msg.ID, Message: msg}
 	var rejected []rejection
 	seen := make(map[string]bool)
 	for _, n := range names {
@@ -159,7 +177,7 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 				continue
 			}
 			seen[p.Name] = true
-			item.Entries = append(item.Entries, outbox.Entry{Recipient: p.Name, PSID: p.PSID, Accepted: in.at, Message: msg})
+			item.To = append(item.To, outbox.Recipient{Name: p.Name, PSID: p.PSID})
 		}
 	}
 	return item, rejected

@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -112,18 +113,27 @@ func TestUnknownSenderIsNeverAnEvent(t *testing.T) {
 	}
 }
 
-func TestReceivedWaitsForTheBrokerAndGoesOutOnce(t *testing.T) {
+// TestReceivedGoesOutOnceAcrossRestarts takes an event in while the bridge
+// is stopped, as the webhook does while the broker is away: it is published
+// at the next start, and not again at the one after. (The broker outage
+// itself is the subprocess test TestWebhookAcrossKillAndBrokerOutage's.)
+func TestReceivedGoesOutOnceAcrossRestarts(t *testing.T) {
 	h := newHarness(t, nil)
-	h.broker.Stop()
-	h.takeIn(receive.Event{MID: "m_while_down", PSID: alicePSID, Type: receive.TypeMessage, Text: "are you there", Timestamp: time.Now()})
-	h.broker.Restart()
-	c := h.broker.Connect(t)
-	alice := c.Subscribe("messenger/received/alice")
+	alice := h.client.Subscribe("messenger/received/alice")
+	h.stop()
+	store, err := receive.OpenStore(filepath.Join(h.dataDir, "received.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Add(receive.Event{MID: "m_while_down", PSID: alicePSID, Type: receive.TypeMessage, Text: "are you there", Timestamp: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	h.start()
 	if r := received(t, alice); r.MID != "m_while_down" {
 		t.Fatalf("got %+v", r)
 	}
-	// Restarted, the bridge publishes it no more: it left the store once the
-	// broker had it, and its MID is remembered.
+	// It left the store once the broker had it, and its MID is remembered.
 	h.stop()
 	h.start()
 	h.takeIn(

@@ -35,12 +35,13 @@ const (
 	keyDiscovery  = "discovery"
 	keyToken      = "token"
 	keyRestricted = "restricted"
+	keyOutbox     = "outbox"
 	personKey     = "person/"
 )
 
 // publishOrder is the order in which one round publishes what changed:
 // online first, then what describes the bridge, then its entities' states.
-var publishOrder = []string{keyState, keyInfo, keyDiscovery, keyToken, keyRestricted}
+var publishOrder = []string{keyState, keyInfo, keyDiscovery, keyToken, keyRestricted, keyOutbox}
 
 // status owns every retained topic the bridge publishes: bridge/state,
 // bridge/info, the page token's diagnostic topics, bridge/restricted, each
@@ -139,6 +140,10 @@ func (s *status) publish(key string) {
 		}
 	case keyRestricted:
 		b.publish(b.topics.Restricted(), true, []byte(topics.Flag(s.reach.Page().Restricted)))
+	case keyOutbox:
+		// The "Outbox damaged" problem sensor: on from a start that found
+		// the outbox damaged until the next start.
+		b.publish(b.topics.OutboxDamaged(), true, []byte(topics.Flag(b.deps.Outbox.Damage() != nil)))
 	}
 }
 

@@ -256,6 +256,9 @@ func (c *Config) checkRuntime() error {
 	if c.OutboxMax <= 0 {
 		return &Error{Var: "OUTBOX_MAX", Problem: fmt.Sprintf("must be positive, got %d", c.OutboxMax)}
 	}
+	if c.OutboxMaxBytes <= 0 {
+		return &Error{Var: "OUTBOX_MAX_BYTES", Problem: fmt.Sprintf("must be positive, got %s", c.OutboxMaxBytes)}
+	}
 	if !(c.SendRate >= 0) || math.IsInf(c.SendRate, 0) {
 		return &Error{Var: "SEND_RATE", Problem: fmt.Sprintf("want calls per second, 0 or more (0 lifts the limit), got %v", c.SendRate)}
 	}

@@ -100,6 +100,8 @@ type Config struct {
 	MessageTTL time.Duration `envconfig:"MESSAGE_TTL" default:"1h" desc:"A message not delivered by then is reported expired and dropped"`
 	// OutboxMax is positive.
 	OutboxMax int `envconfig:"OUTBOX_MAX" default:"10000" desc:"Messages waiting at most; beyond it new ones are refused"`
+	// OutboxMaxBytes is positive.
+	OutboxMaxBytes ByteSize `envconfig:"OUTBOX_MAX_BYTES" default:"256MB" desc:"Bytes waiting at most in DATA_DIR, each message counted once; beyond it new ones are refused"`
 	// SendRate is finite and not negative; 0 means unlimited.
 	SendRate float64 `envconfig:"SEND_RATE" default:"20" desc:"Graph calls per second at most, all recipients together; 0 lifts the limit"`
 	// HTTPAddr is empty or host:port.

@@ -26,7 +26,7 @@ var specVars = []string{
 	"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD", "MQTT_PASSWORD_FILE", "MQTT_CLIENT_ID", "MQTT_BASE_TOPIC",
 	"MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE", "MQTT_INSECURE",
 	"HA_DISCOVERY", "HA_DISCOVERY_PREFIX", "HA_URL", "HA_TOKEN", "HA_TOKEN_FILE",
-	"MEDIA_DIRS", "DATA_DIR", "MESSAGE_TTL", "OUTBOX_MAX", "SEND_RATE", "HTTP_ADDR", "LOG_LEVEL", "LOG_FORMAT",
+	"MEDIA_DIRS", "DATA_DIR", "MESSAGE_TTL", "OUTBOX_MAX", "OUTBOX_MAX_BYTES", "SEND_RATE", "HTTP_ADDR", "LOG_LEVEL", "LOG_FORMAT",
 }
 
 // Secret values used by the tests; no error may contain them.
@@ -82,6 +82,7 @@ func defaults() Config {
 		DataDir:             "./data",
 		MessageTTL:          time.Hour,
 		OutboxMax:           10000,
+		OutboxMaxBytes:      256 << 20,
 		SendRate:            20,
 		HTTPAddr:            ":8080",
 		LogLevel:            "info",
@@ -121,7 +122,7 @@ func TestLoadValid(t *testing.T) {
 			"MQTT_CLIENT_ID": "mb-1", "MQTT_BASE_TOPIC": "home/messenger",
 			"MQTT_CA_FILE": ca, "MQTT_CERT_FILE": cert, "MQTT_KEY_FILE": key, "MQTT_INSECURE": "true",
 			"HA_DISCOVERY": "false", "HA_DISCOVERY_PREFIX": "ha", "HA_URL": "http://homeassistant.local:8123", "HA_TOKEN": "hatoken",
-			"MEDIA_DIRS": "/media,/config/www", "DATA_DIR": "/data", "MESSAGE_TTL": "90s", "OUTBOX_MAX": "5",
+			"MEDIA_DIRS": "/media,/config/www", "DATA_DIR": "/data", "MESSAGE_TTL": "90s", "OUTBOX_MAX": "5", "OUTBOX_MAX_BYTES": "1.5GB",
 			"SEND_RATE": "2.5", "HTTP_ADDR": "127.0.0.1:9000", "LOG_LEVEL": "trace", "LOG_FORMAT": "json",
 		}, func(c *Config) {
 			c.AppSecret, c.AppID = NewSecret("appsecret"), "1234567890"
@@ -136,7 +137,7 @@ func TestLoadValid(t *testing.T) {
 			c.Discovery, c.DiscoveryPrefix = false, "ha"
 			c.HAURL, c.HAToken = "http://homeassistant.local:8123", NewSecret("hatoken")
 			c.MediaDirs, c.DataDir = []string{"/media", "/config/www"}, "/data"
-			c.MessageTTL, c.OutboxMax, c.SendRate = 90*time.Second, 5, 2.5
+			c.MessageTTL, c.OutboxMax, c.OutboxMaxBytes, c.SendRate = 90*time.Second, 5, 3<<29, 2.5
 			c.HTTPAddr, c.LogLevel, c.LogFormat = "127.0.0.1:9000", "trace", "json"
 		}},
 		{"spaces around entries", base(
@@ -294,6 +295,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"ttl words", base("MESSAGE_TTL", "1 hour"), "MESSAGE_TTL", `duration such as 90s, 15m or 1h, got "1 hour"`},
 		{"outbox zero", base("OUTBOX_MAX", "0"), "OUTBOX_MAX", "must be positive, got 0"},
 		{"outbox words", base("OUTBOX_MAX", "many"), "OUTBOX_MAX", `want a whole number, got "many"`},
+		{"outbox bytes zero", base("OUTBOX_MAX_BYTES", "0MB"), "OUTBOX_MAX_BYTES", "must be positive, got 0B"},
+		{"outbox bytes unit", base("OUTBOX_MAX_BYTES", "256 megs"), "OUTBOX_MAX_BYTES", `want a size such as 256MB, 1GB, 500kB or a number of bytes, got "256 megs"`},
 		{"send rate negative", base("SEND_RATE", "-1"), "SEND_RATE", "0 or more (0 lifts the limit), got -1"},
 		{"send rate nan", base("SEND_RATE", "NaN"), "SEND_RATE", "got NaN"},
 		{"send rate infinite", base("SEND_RATE", "Inf"), "SEND_RATE", "got +Inf"},
@@ -392,7 +395,7 @@ func TestUsage(t *testing.T) {
 		"FB_MESSAGING_TYPE": "UPDATE", "FB_UTILITY_TEMPLATE_LANG": "en_US",
 		"MQTT_URL": "tcp://localhost:1883", "MQTT_CLIENT_ID": "messenger-bridge", "MQTT_BASE_TOPIC": "messenger",
 		"HA_DISCOVERY": "true", "HA_DISCOVERY_PREFIX": "homeassistant", "DATA_DIR": "./data",
-		"MESSAGE_TTL": "1h", "OUTBOX_MAX": "10000", "SEND_RATE": "20", "HTTP_ADDR": ":8080",
+		"MESSAGE_TTL": "1h", "OUTBOX_MAX": "10000", "OUTBOX_MAX_BYTES": "256MB", "SEND_RATE": "20", "HTTP_ADDR": ":8080",
 		"LOG_LEVEL": "info", "LOG_FORMAT": "auto",
 		"RECEIVE": "poll", "POLL_INTERVAL": "15s", "WEBHOOK_ADDR": ":8443", "WEBHOOK_PATH": "/webhook", "WINDOW_KEEPALIVE": "2h",
 	}

@@ -26,8 +26,10 @@ type Reporter interface {
 	Report(name string, r Result)
 }
 
-// Store forgets entries once their result is reported.
+// Store holds the entries waiting: Load reads one when its turn comes
+// (load.go), and Done forgets them once their result is reported.
 type Store interface {
+	Load(ref outbox.Ref) (outbox.Entry, error)
 	Done(seqs ...uint64) error
 }
 
@@ -109,7 +111,7 @@ type Dispatcher struct {
 	log    zerolog.Logger
 
 	mu      sync.Mutex
-	queues  map[string]*fifo.Queue[*Job]
+	queues  map[string]*fifo.Queue[outbox.Ref]
 	run     *runState // nil until Run starts, and again once shutdown begins
 	workers sync.WaitGroup
 	// holdUntil is when Graph's last Retry-After ends. It holds back every
@@ -128,25 +130,26 @@ func New(s Sender, r Reporter, st Store, opts Options, log zerolog.Logger) *Disp
 		sender: s, report: r, store: st,
 		opts:   opts.withDefaults(),
 		log:    log,
-		queues: make(map[string]*fifo.Queue[*Job]),
+		queues: make(map[string]*fifo.Queue[outbox.Ref]),
 	}
 }
 
 // Enqueue adds entries behind those already waiting for the same recipient.
-// It never blocks, and may be called before or while Run runs.
-func (d *Dispatcher) Enqueue(entries ...outbox.Entry) {
+// It never blocks, and may be called before or while Run runs. Each
+// entry's message is read from the Store only when its turn comes.
+func (d *Dispatcher) Enqueue(refs ...outbox.Ref) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range entries {
-		q, ok := d.queues[e.Recipient]
+	for _, r := range refs {
+		q, ok := d.queues[r.Recipient]
 		if !ok {
-			q = fifo.New[*Job]()
-			d.queues[e.Recipient] = q
+			q = fifo.New[outbox.Ref]()
+			d.queues[r.Recipient] = q
 			if d.run != nil {
-				d.start(e.Recipient, q)
+				d.start(r.Recipient, q)
 			}
 		}
-		q.Push(&Job{Entry: e})
+		q.Push(r)
 	}
 }
 
@@ -178,15 +181,18 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // start runs the worker for one recipient; d.mu must be held.
-func (d *Dispatcher) start(name string, q *fifo.Queue[*Job]) {
+func (d *Dispatcher) start(name string, q *fifo.Queue[outbox.Ref]) {
 	rs := d.run
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
 		log := d.log.With().Str("recipient", name).Logger()
 		for {
-			j, ok := q.Peek(rs.ctx)
-			if !ok || !d.deliver(rs, j, log) {
+			ref, ok := q.Peek(rs.ctx)
+			if !ok {
+				return
+			}
+			if j, ok := d.load(ref, log); ok && !d.deliver(rs, j, log) {
 				return // shutting down: the entry stays in the store
 			}
 			q.Pop()

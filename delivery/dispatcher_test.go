@@ -91,16 +91,15 @@ func (r *rig) add(at time.Time, name string, texts ...string) {
 	r.t.Helper()
 	items := make([]outbox.Item, len(texts))
 	for i, text := range texts {
-		items[i] = outbox.Item{ID: text, Entries: []outbox.Entry{{
-			Recipient: name, PSID: people[name], Message: message.Message{ID: text, Text: text},
-		}}}
+		items[i] = outbox.Item{ID: text, Message: message.Message{ID: text, Text: text},
+			To: []outbox.Recipient{{Name: name, PSID: people[name]}}}
 	}
 	out, err := r.box.Add(at, items)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	for _, o := range out {
-		r.d.Enqueue(o.Entries...)
+		r.d.Enqueue(o.Refs...)
 	}
 }
 
@@ -141,12 +140,16 @@ func (r *rig) next() reported {
 // pending returns the texts of the entries left in the outbox.
 func (r *rig) pending() []string {
 	r.t.Helper()
-	entries, err := r.box.Pending()
+	refs, err := r.box.Pending()
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	texts := make([]string, len(entries))
-	for i, e := range entries {
+	texts := make([]string, len(refs))
+	for i, ref := range refs {
+		e, err := r.box.Load(ref)
+		if err != nil {
+			r.t.Fatal(err)
+		}
 		texts[i] = e.Message.Text
 	}
 	return texts

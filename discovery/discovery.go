@@ -53,6 +53,7 @@ const (
 	idTokenProblem     = "token_problem"
 	idTokenExpiry      = "token_expiry"
 	idPageRestricted   = "page_restricted"
+	idOutboxDamaged    = "outbox_damaged"
 	idNotifyPrefix     = "notify_"
 	idLastResultPrefix = "last_result_"
 	idReachablePrefix  = "reachable_"
@@ -254,6 +255,18 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			PayloadOff:      topics.Off,
 			availability:    avail,
 		},
+		idOutboxDamaged: {
+			Platform:        platformBinarySensor,
+			Name:            "Outbox damaged",
+			UniqueID:        id + "_" + idOutboxDamaged,
+			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_outbox_damaged",
+			EntityCategory:  "diagnostic",
+			DeviceClass:     "problem",
+			StateTopic:      tree.OutboxDamaged(),
+			PayloadOn:       topics.On,
+			PayloadOff:      topics.Off,
+			availability:    avail,
+		},
 	}
 	for _, e := range entities {
 		if !household.ValidName(e.Name) {
@@ -341,7 +354,7 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 // platformOf returns the platform of the component with the given id.
 func platformOf(id string) (string, bool) {
 	switch {
-	case id == idConnection, id == idTokenProblem, id == idPageRestricted, strings.HasPrefix(id, idReachablePrefix):
+	case id == idConnection, id == idTokenProblem, id == idPageRestricted, id == idOutboxDamaged, strings.HasPrefix(id, idReachablePrefix):
 		return platformBinarySensor, true
 	case id == idTokenExpiry, strings.HasPrefix(id, idLastResultPrefix), strings.HasPrefix(id, idWindowPrefix):
 		return platformSensor, true

@@ -210,6 +210,17 @@ func TestConfigValues(t *testing.T) {
 			"payload_on":        "ON",
 			"payload_off":       "OFF",
 		}),
+		"outbox_damaged": with(available, map[string]any{
+			"platform":          "binary_sensor",
+			"name":              "Outbox damaged",
+			"unique_id":         "messenger_104857600123456_outbox_damaged",
+			"default_entity_id": "binary_sensor.messenger_outbox_damaged",
+			"entity_category":   "diagnostic",
+			"device_class":      "problem",
+			"state_topic":       "messenger/bridge/outbox/damaged",
+			"payload_on":        "ON",
+			"payload_off":       "OFF",
+		}),
 	}
 	for _, p := range []struct{ name, display string }{{"alice", "Alice"}, {"bob_smith", "Bob Smith"}} {
 		want["reachable_"+p.name] = with(available, map[string]any{

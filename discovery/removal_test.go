@@ -62,7 +62,7 @@ func TestRemovedRecipientIsRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"connection", "last_result_alice", "notify_alice", "notify_family", "page_restricted", "reachable_alice", "received_alice", "token_expiry", "token_problem", "window_until_alice"}
+	want := []string{"connection", "last_result_alice", "notify_alice", "notify_family", "outbox_damaged", "page_restricted", "reachable_alice", "received_alice", "token_expiry", "token_problem", "window_until_alice"}
 	if !reflect.DeepEqual(live, want) {
 		t.Errorf("Components(cleanup) = %q, want %q", live, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/messenger-bridge/messenger-bridge/message"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -15,14 +16,21 @@ import (
 // over Adds instead of repeated on each.
 const pruneInterval = time.Minute
 
-// Item is one incoming message fanned out to its recipients.
+// Item is one incoming message and the people it goes to.
 type Item struct {
 	// ID is the idempotency key; "" means none.
 	ID string
-	// Entries are the message for each recipient. Add assigns Seq, Batch
-	// and Accepted; other fields are stored as given. An item without
-	// entries only records its ID.
-	Entries []Entry
+	// Message is what to send; it is stored once for all of To.
+	Message message.Message
+	// To are the recipients, one entry each, in order. An item without
+	// recipients only records its ID.
+	To []Recipient
+}
+
+// Recipient is a person an Item goes to.
+type Recipient struct {
+	Name string // e.g. "alice"
+	PSID string
 }
 
 // Status says what Add did with an Item.
@@ -37,6 +45,8 @@ const (
 	// Full means storing the item would exceed the maximum of pending
 	// entries; nothing was stored and its ID was not recorded.
 	Full
+	// FullBytes is Full for the maximum of bytes waiting.
+	FullBytes
 )
 
 func (s Status) String() string {
@@ -47,6 +57,8 @@ func (s Status) String() string {
 		return "duplicate"
 	case Full:
 		return "full"
+	case FullBytes:
+		return "full (bytes)"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
@@ -54,9 +66,16 @@ func (s Status) String() string {
 // Outcome is the result of adding one Item.
 type Outcome struct {
 	Status Status
-	// Entries are the stored entries, with Seq, Batch and Accepted set;
-	// nil unless Status is Stored.
-	Entries []Entry
+	// Refs name the stored entries, one per recipient in order; nil unless
+	// Status is Stored.
+	Refs []Ref
+	// Entries and Bytes are what the item takes, or would have taken:
+	// one entry per recipient, and its records and message in bytes.
+	Entries int
+	Bytes   int64
+	// Waiting and WaitingBytes are what was pending when Add decided.
+	Waiting      int
+	WaitingBytes int64
 }
 
 // Add stores items in order, in one transaction, and returns once it is on
@@ -74,7 +93,7 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 
 	prune := now.Sub(o.lastPrune) >= pruneInterval || now.Before(o.lastPrune)
 	var outcomes []Outcome
-	var added int64
+	var added, addedBytes int64
 	// Update runs the function once; the results are used only if it commits.
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		if prune {
@@ -83,11 +102,15 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 			}
 		}
 		a := adder{
-			entries: tx.Bucket(entriesBucket),
-			ids:     tx.Bucket(idsBucket),
-			idTimes: tx.Bucket(idTimesBucket),
-			now:     now,
-			room:    int64(o.max) - o.pending.Load(),
+			entries:  tx.Bucket(entriesBucket),
+			messages: tx.Bucket(messagesBucket),
+			ids:      tx.Bucket(idsBucket),
+			idTimes:  tx.Bucket(idTimesBucket),
+			now:      now,
+			pending:  o.pending.Load(),
+			bytes:    o.bytes.Load(),
+			max:      int64(o.max),
+			maxBytes: o.maxBytes,
 		}
 		outcomes = make([]Outcome, len(items))
 		for i, it := range items {
@@ -97,7 +120,7 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 			}
 			outcomes[i] = out
 		}
-		added = a.added
+		added, addedBytes = a.added, a.addedBytes
 		return nil
 	})
 	if err != nil {
@@ -105,6 +128,7 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 	}
 	o.wrote(nil)
 	o.pending.Add(added)
+	o.bytes.Add(addedBytes)
 	if prune {
 		o.lastPrune = now
 	}
@@ -113,10 +137,11 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 
 // adder stores items within one write transaction.
 type adder struct {
-	entries, ids, idTimes *bolt.Bucket
-	now                   time.Time
-	room                  int64 // entries that may still be stored
-	added                 int64 // entries stored so far
+	entries, messages, ids, idTimes *bolt.Bucket
+	now                             time.Time
+	pending, bytes                  int64 // waiting, this transaction's items included
+	max, maxBytes                   int64
+	added, addedBytes               int64 // by this transaction
 }
 
 func (a *adder) add(it Item) (Outcome, error) {
@@ -131,52 +156,76 @@ func (a *adder) add(it Item) (Outcome, error) {
 			oldIndex = idTimeKey(at, key)
 		}
 	}
-	if int64(len(it.Entries)) > a.room {
-		return Outcome{Status: Full}, nil
+	out := Outcome{Entries: len(it.To), Waiting: int(a.pending), WaitingBytes: a.bytes}
+	if len(it.To) == 0 {
+		return out, a.remember(key, oldIndex)
+	}
+	msg, err := json.Marshal(it.Message)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("encode message: %w", err)
+	}
+	// The Seqs are known before they are taken, so that a refused item
+	// takes none.
+	batch := a.entries.Sequence() + 1
+	records := make([][]byte, len(it.To))
+	out.Bytes = int64(len(msg))
+	for i, to := range it.To {
+		v, err := json.Marshal(record{Batch: batch, Recipient: to.Name, PSID: to.PSID,
+			Accepted: a.now, Msg: batch, Size: int64(len(msg))})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("encode entry for %s: %w", to.Name, err)
+		}
+		records[i] = v
+		out.Bytes += int64(len(v))
+	}
+	switch {
+	case a.pending+int64(len(it.To)) > a.max:
+		out.Status = Full
+		return out, nil
+	case a.bytes+out.Bytes > a.maxBytes:
+		out.Status = FullBytes
+		return out, nil
 	}
 
-	stored := make([]Entry, len(it.Entries))
-	var batch uint64
-	for i, e := range it.Entries {
-		seq, err := a.entries.NextSequence()
-		if err != nil {
-			return Outcome{}, err
-		}
-		if i == 0 {
-			batch = seq
-		}
-		e.Seq, e.Batch, e.Accepted = seq, batch, a.now
-		v, err := json.Marshal(record{
-			Batch: e.Batch, Recipient: e.Recipient, PSID: e.PSID,
-			Accepted: e.Accepted, Message: e.Message,
-		})
-		if err != nil {
-			return Outcome{}, fmt.Errorf("encode entry for %s: %w", e.Recipient, err)
-		}
-		if err := a.entries.Put(seqKey(seq), v); err != nil {
-			return Outcome{}, err
-		}
-		stored[i] = e
+	if err := a.messages.Put(seqKey(batch), msg); err != nil {
+		return Outcome{}, err
 	}
-	a.room -= int64(len(stored))
-	a.added += int64(len(stored))
+	out.Refs = make([]Ref, len(it.To))
+	for i, to := range it.To {
+		seq := batch + uint64(i)
+		if err := a.entries.Put(seqKey(seq), records[i]); err != nil {
+			return Outcome{}, err
+		}
+		out.Refs[i] = Ref{Seq: seq, Batch: batch, Recipient: to.Name, PSID: to.PSID, Accepted: a.now, Size: int64(len(msg))}
+	}
+	if err := a.entries.SetSequence(batch + uint64(len(it.To)) - 1); err != nil {
+		return Outcome{}, err
+	}
+	a.pending += int64(len(it.To))
+	a.bytes += out.Bytes
+	a.added += int64(len(it.To))
+	a.addedBytes += out.Bytes
+	out.Status = Stored
+	return out, a.remember(key, oldIndex)
+}
 
-	if key != nil {
-		// An expired ID not yet pruned loses its old index entry, so the
-		// index never points at a newer acceptance.
-		if oldIndex != nil {
-			if err := a.idTimes.Delete(oldIndex); err != nil {
-				return Outcome{}, err
-			}
-		}
-		if err := a.ids.Put(key, encodeTime(a.now)); err != nil {
-			return Outcome{}, err
-		}
-		if err := a.idTimes.Put(idTimeKey(a.now, key), []byte{}); err != nil {
-			return Outcome{}, err
+// remember records that an item with the given idKey was accepted now;
+// oldIndex is the index entry of its earlier, expired acceptance.
+func (a *adder) remember(key, oldIndex []byte) error {
+	if key == nil {
+		return nil
+	}
+	// An expired ID not yet pruned loses its old index entry, so the index
+	// never points at a newer acceptance.
+	if oldIndex != nil {
+		if err := a.idTimes.Delete(oldIndex); err != nil {
+			return err
 		}
 	}
-	return Outcome{Status: Stored, Entries: stored}, nil
+	if err := a.ids.Put(key, encodeTime(a.now)); err != nil {
+		return err
+	}
+	return a.idTimes.Put(idTimeKey(a.now, key), []byte{})
 }
 
 // pruneIDs forgets IDs accepted IdempotencyWindow or more before now. The

@@ -74,7 +74,7 @@ func BenchmarkDone(b *testing.B) {
 	}
 }
 
-func entrySeqs(entries []outbox.Entry) []uint64 {
+func entrySeqs(entries []outbox.Ref) []uint64 {
 	seqs := make([]uint64, len(entries))
 	for i, e := range entries {
 		seqs[i] = e.Seq

@@ -21,7 +21,7 @@ func TestCompact(t *testing.T) {
 	defer o.Close()
 	items := make([]Item, compactAt+extra)
 	for i := range items {
-		items[i] = Item{Entries: []Entry{{Recipient: "alice"}}}
+		items[i] = Item{To: []Recipient{{Name: "alice"}}}
 	}
 	out, err := o.Add(time.Now(), items)
 	if err != nil {
@@ -42,7 +42,7 @@ func TestCompact(t *testing.T) {
 	done := 0
 	for _, s := range steps {
 		for ; done < s.done; done++ {
-			if err := o.Done(out[done].Entries[0].Seq); err != nil {
+			if err := o.Done(out[done].Refs[0].Seq); err != nil {
 				t.Fatal(err)
 			}
 		}

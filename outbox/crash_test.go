@@ -104,7 +104,7 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("%d acknowledged entries lost in the crash: %v", len(acked), acked)
 	}
 	out := add(t, o, time.Now(), item("", "after", "alice"))
-	if seq := out[0].Entries[0].Seq; seq <= last {
+	if seq := out[0].Refs[0].Seq; seq <= last {
 		t.Fatalf("first Seq after the crash is %d, not above %d", seq, last)
 	}
 }

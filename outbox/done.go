@@ -17,6 +17,10 @@ import (
 // journal of at most a few pages.
 const compactAt = 1024
 
+// compactBytes is how many bytes of done messages trigger compaction too,
+// so that the file holds little beyond what waits.
+const compactBytes = 16 << 20
+
 // recordSize is the size of one journal record: a big-endian Seq.
 const recordSize = 8
 
@@ -41,14 +45,12 @@ func (o *Outbox) Done(seqs ...uint64) error {
 	// Only compact removes entries from the database, and it holds doneMu:
 	// what this transaction sees stays true until Done returns.
 	var fresh []uint64
-	err := o.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(entriesBucket)
-		for _, seq := range seqs {
-			if !o.journal.has(seq) && b.Get(seqKey(seq)) != nil {
-				fresh = append(fresh, seq)
-			}
-		}
-		return nil
+	var freed, freedMsgs int64
+	err := safely(func() error {
+		return o.db.View(func(tx *bolt.Tx) error {
+			fresh, freed, freedMsgs = o.leaving(tx, seqs)
+			return nil
+		})
 	})
 	if err == nil && len(fresh) > 0 {
 		err = o.wrote(o.journal.add(fresh))
@@ -57,12 +59,60 @@ func (o *Outbox) Done(seqs ...uint64) error {
 		return fmt.Errorf("outbox %s: mark %d entries done: %w", o.path, len(seqs), err)
 	}
 	o.pending.Add(-int64(len(fresh)))
-	if o.journal.len() >= compactAt {
+	o.bytes.Add(-freed)
+	o.doneBytes += freedMsgs
+	if o.journal.len() >= compactAt || o.doneBytes >= compactBytes {
 		if err := o.compact(); err != nil {
 			return fmt.Errorf("outbox %s: %w", o.path, err)
 		}
 	}
 	return nil
+}
+
+// leaving returns the seqs, sorted, that name pending entries, and the
+// bytes they free: their records, and the messages no other pending entry
+// refers to; freedMsgs is the part of it taken by messages. o.doneMu must
+// be held.
+func (o *Outbox) leaving(tx *bolt.Tx, seqs []uint64) (fresh []uint64, freed, freedMsgs int64) {
+	b := tx.Bucket(entriesBucket)
+	leave := make(map[uint64]bool)
+	msgs := make(map[uint64]int64) // message key → size
+	for _, seq := range seqs {
+		v := b.Get(seqKey(seq))
+		if v == nil || o.journal.has(seq) {
+			continue
+		}
+		fresh = append(fresh, seq)
+		leave[seq] = true
+		freed += int64(len(v))
+		if r, err := decodeRecord(v); err == nil {
+			msgs[r.Msg] = r.Size
+		}
+	}
+	for msg, size := range msgs {
+		if !referenced(b, msg, func(seq uint64) bool { return !leave[seq] && !o.journal.has(seq) }) {
+			freed += size
+			freedMsgs += size
+		}
+	}
+	return fresh, freed, freedMsgs
+}
+
+// referenced reports whether an entry of b for which keep is true refers to
+// the message with key msg. The entries referring to a message follow each
+// other from the Seq equal to its key, so only they are read.
+func referenced(b *bolt.Bucket, msg uint64, keep func(seq uint64) bool) bool {
+	c := b.Cursor()
+	for k, v := c.Seek(seqKey(msg)); k != nil; k, v = c.Next() {
+		r, err := decodeRecord(v)
+		if err != nil || r.Msg != msg {
+			return false
+		}
+		if len(k) == 8 && keep(binary.BigEndian.Uint64(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // compact removes the journalled entries from the database in one fsynced
@@ -74,11 +124,14 @@ func (o *Outbox) compact() error {
 	if n == 0 {
 		return nil
 	}
-	err := o.db.Update(func(tx *bolt.Tx) error {
-		return removeEntries(tx, o.journal.sorted())
+	err := safely(func() error {
+		return o.db.Update(func(tx *bolt.Tx) error {
+			return removeEntries(tx, o.journal.sorted())
+		})
 	})
 	if err == nil {
 		err = o.journal.reset()
+		o.doneBytes = 0
 	}
 	if err != nil {
 		return fmt.Errorf("remove %d done entries from the database: %w", n, err)
@@ -101,12 +154,30 @@ func (o *Outbox) snapshot() (*bolt.Tx, map[uint64]struct{}, error) {
 	return tx, maps.Clone(o.journal.seqs), nil
 }
 
-// removeEntries deletes the entries with the given Seqs, in ascending order;
-// missing ones are skipped.
+// removeEntries deletes the entries with the given Seqs, in ascending order,
+// and then the messages no entry refers to any more; missing ones are
+// skipped.
 func removeEntries(tx *bolt.Tx, seqs []uint64) error {
-	b := tx.Bucket(entriesBucket)
+	b, msgs := tx.Bucket(entriesBucket), tx.Bucket(messagesBucket)
+	var orphans []uint64 // candidates, in ascending order
 	for _, seq := range seqs {
-		if err := b.Delete(seqKey(seq)); err != nil {
+		k := seqKey(seq)
+		v := b.Get(k)
+		if v == nil {
+			continue
+		}
+		if r, err := decodeRecord(v); err == nil && (len(orphans) == 0 || orphans[len(orphans)-1] != r.Msg) {
+			orphans = append(orphans, r.Msg)
+		}
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, msg := range orphans {
+		if referenced(b, msg, func(uint64) bool { return true }) {
+			continue
+		}
+		if err := msgs.Delete(seqKey(msg)); err != nil {
 			return err
 		}
 	}

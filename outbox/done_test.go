@@ -33,7 +33,7 @@ func TestDoneWithoutClose(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := []outbox.Entry{entries[1], entries[3]}
+			want := []outbox.Ref{entries[1], entries[3]}
 			if got := pending(t, o); !reflect.DeepEqual(got, want) {
 				t.Fatalf("Pending before the crash = %+v, want %+v", got, want)
 			}

@@ -1,21 +1,27 @@
 // Package outbox is the bridge's durable queue of messages waiting to be
-// delivered, one entry per recipient.
+// delivered: each message is stored once, with one small entry per
+// recipient referring to it.
 //
 // An incoming MQTT message is acknowledged only after Add has returned,
 // because Add returns only once its transaction is fsynced: a message the
 // broker considers delivered survives a crash or power loss. Entries leave the
 // outbox through Done once delivered, failed or expired; Pending lists what is
-// left after a restart.
+// left after a restart, as Refs: the message itself is read by Load when
+// its turn comes, so what waits is held on disk, not in memory.
 //
 // Done is cheap and survives the process being killed, but not a power loss:
 // the removals of the last moments before a power cut may be forgotten, and
 // those entries are then delivered again. Delivery is at least once.
 //
 // The store is a bbolt file, with a journal of removals beside it (the same
-// name with ".done" appended). Entries are kept as JSON keyed by their
-// big-endian Seq, so they read back in order of acceptance, and Seq keeps
-// increasing across restarts. Idempotency keys are remembered for
-// IdempotencyWindow.
+// name with ".done" appended); format.go describes its layout and how an
+// older one is upgraded. Entries are keyed by their big-endian Seq, so they
+// read back in order of acceptance, and Seq keeps increasing across
+// restarts. Idempotency keys are remembered for IdempotencyWindow.
+//
+// Open checks the file first. A damaged one (cut short, overwritten, or
+// failing bbolt's consistency check) is moved aside, what can still be read
+// of it is carried into a fresh file, and Damage says so.
 package outbox
 
 import (
@@ -31,7 +37,6 @@ import (
 
 	"github.com/messenger-bridge/messenger-bridge/message"
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // IdempotencyWindow is how long an accepted ID keeps a repeat from being
@@ -42,16 +47,14 @@ const IdempotencyWindow = 24 * time.Hour
 // process fails quickly instead of hanging.
 const lockTimeout = time.Second
 
+// DefaultMaxBytes is the bound on bytes waiting when Open is given no
+// MaxBytes: OUTBOX_MAX_BYTES's default (../shared/SPEC.md section 1).
+const DefaultMaxBytes = 256 << 20
+
 // ErrInUse is returned by Open when another process holds the outbox file.
 var ErrInUse = errors.New("in use by another messenger-bridge")
 
-var (
-	entriesBucket = []byte("entries")  // Seq (big-endian) → record JSON
-	idsBucket     = []byte("ids")      // idKey → accepted time
-	idTimesBucket = []byte("id_times") // accepted time + idKey → empty, for pruning
-)
-
-// Entry is one message for one recipient.
+// Entry is one message for one recipient, as Load returns it.
 type Entry struct {
 	// Seq is assigned by Add; it is global and increasing, the order of
 	// acceptance.
@@ -69,38 +72,55 @@ type Entry struct {
 	Message message.Message
 }
 
-// record is an Entry as stored; Seq is the key.
-type record struct {
-	Batch     uint64          `json:"batch"`
-	Recipient string          `json:"recipient"`
-	PSID      string          `json:"psid"`
-	Accepted  time.Time       `json:"accepted"`
-	Message   message.Message `json:"message"`
+// Ref names a pending entry without its message: a few dozen bytes, what a
+// queue of waiting entries holds. Load reads the message.
+type Ref struct {
+	Seq       uint64
+	Batch     uint64
+	Recipient string
+	PSID      string
+	Accepted  time.Time
+	// Size is the length of the entry's message as stored, shared with the
+	// other entries of its batch.
+	Size int64
 }
 
 // Outbox is a durable queue of entries. Its methods are safe for concurrent
 // use.
 type Outbox struct {
-	db   *bolt.DB
-	path string
-	max  int
+	db       *bolt.DB
+	path     string
+	max      int
+	maxBytes int64
+	damage   *Damage // nil unless Open found the file damaged
 
-	// pending counts stored entries not yet done. Add raises it after its
-	// commit while holding addMu, and Done lowers it once the removal is
-	// journalled, so an Add deciding Full may see too many entries but
-	// never too few.
+	// pending counts stored entries not yet done, and bytes what they take:
+	// their records, and once each message they refer to. Add raises them
+	// after its commit while holding addMu, and Done lowers them once the
+	// removal is journalled, so an Add deciding Full may see too much
+	// waiting but never too little.
 	pending atomic.Int64
+	bytes   atomic.Int64
 
 	addMu     sync.Mutex
 	lastPrune time.Time // guarded by addMu
 
-	doneMu  sync.Mutex
-	journal *journal // guarded by doneMu
+	doneMu    sync.Mutex
+	journal   *journal // guarded by doneMu
+	doneBytes int64    // guarded by doneMu: bytes done and not yet compacted
 
 	// writeErr is the error of the last write that failed, until a write
 	// succeeds again; see Writable.
 	writeErr atomic.Pointer[error]
 }
+
+// Option tunes Open.
+type Option func(*Outbox)
+
+// MaxBytes bounds the bytes waiting: Add refuses an item that would take
+// the outbox beyond n. A message counts once, whatever the number of its
+// recipients. Without it the bound is DefaultMaxBytes.
+func MaxBytes(n int64) Option { return func(o *Outbox) { o.maxBytes = n } }
 
 // Writable reports why the outbox cannot store messages right now: the
 // error of the last write, until a later write succeeds, or that the outbox
@@ -131,56 +151,88 @@ func (o *Outbox) wrote(err error) error {
 // Open opens the outbox file at path, creating it and its directory if needed.
 // At most max entries are kept pending; Add refuses items beyond that. Only one
 // process may have the file open: another gets an error wrapping ErrInUse.
-// Entries done before a crash stay done.
-func Open(path string, max int) (*Outbox, error) {
+// Entries done before a crash stay done. A file in an older format is
+// upgraded; one in a newer format is refused with ErrNewerFormat.
+//
+// A damaged file does not stop Open: it is moved aside, the entries that
+// can still be read are carried into a fresh file, and Damage reports it.
+// Open returns an error only when the outbox cannot be used at all.
+func Open(path string, max int, opts ...Option) (*Outbox, error) {
+	o := &Outbox{path: path, max: max, maxBytes: DefaultMaxBytes}
+	for _, opt := range opts {
+		opt(o)
+	}
 	if max < 1 {
 		return nil, fmt.Errorf("outbox %s: maximum of %d pending entries must be at least 1", path, max)
+	}
+	if o.maxBytes < 1 {
+		return nil, fmt.Errorf("outbox %s: maximum of %d bytes waiting must be at least 1", path, o.maxBytes)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox %s: create directory: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("outbox %s is %w", path, ErrInUse)
-	}
-	if err != nil {
+	fail := func(err error) (*Outbox, error) {
+		if errors.Is(err, ErrInUse) {
+			return nil, fmt.Errorf("outbox %s is %w", path, ErrInUse)
+		}
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	o := &Outbox{db: db, path: path, max: max}
+	var err error
+	if o.damage, err = prepare(path, time.Now()); err != nil {
+		return fail(err)
+	}
+	if o.db, err = openDB(path, false); err != nil {
+		return fail(err)
+	}
+	if err := safely(func() error { return upgrade(o.db) }); err != nil {
+		o.db.Close()
+		return fail(err)
+	}
 	if err := o.recover(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("outbox %s: %w", path, err)
+		o.db.Close()
+		return fail(err)
 	}
 	return o, nil
 }
 
-// recover prepares a newly opened file: it creates the buckets, applies the
-// removals journalled by a process that ended without Close, counts what is
-// pending and starts an empty journal. The old journal is replaced only once
-// its removals are on disk.
+// Damage reports what Open found wrong with the file and did about it;
+// nil when the file was sound.
+func (o *Outbox) Damage() *Damage { return o.damage }
+
+// recover prepares a newly opened file: it applies the removals journalled
+// by a process that ended without Close, counts what is pending and starts
+// an empty journal. The old journal is replaced only once its removals are
+// on disk.
 func (o *Outbox) recover() error {
 	done, err := readJournal(journalPath(o.path))
 	if err != nil {
 		return err
 	}
-	err = o.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{entriesBucket, idsBucket, idTimesBucket} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %q: %w", name, err)
-			}
-		}
-		if err := removeEntries(tx, done); err != nil {
-			return fmt.Errorf("apply %d journalled removals: %w", len(done), err)
-		}
-		return nil
+	err = safely(func() error {
+		return o.db.Update(func(tx *bolt.Tx) error { return removeEntries(tx, done) })
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("apply %d journalled removals: %w", len(done), err)
 	}
-	// Counted after the commit: Stats reads committed pages only.
-	err = o.db.View(func(tx *bolt.Tx) error {
-		o.pending.Store(int64(tx.Bucket(entriesBucket).Stats().KeyN))
-		return nil
+	// Counted after the commit, from the small records only.
+	err = safely(func() error {
+		return o.db.View(func(tx *bolt.Tx) error {
+			var n, size int64
+			var lastMsg uint64
+			err := tx.Bucket(entriesBucket).ForEach(func(_, v []byte) error {
+				n++
+				size += int64(len(v))
+				// Entries referring to one message are next to each other.
+				if r, err := decodeRecord(v); err == nil && r.Msg != lastMsg {
+					size += r.Size
+					lastMsg = r.Msg
+				}
+				return nil
+			})
+			o.pending.Store(n)
+			o.bytes.Store(size)
+			return err
+		})
 	})
 	if err != nil {
 		return err
@@ -190,7 +242,7 @@ func (o *Outbox) recover() error {
 }
 
 // Close applies the journalled removals and releases the files. After
-// Close, the other methods except Len return errors.
+// Close, the other methods except Len, Bytes and Damage return errors.
 func (o *Outbox) Close() error {
 	o.doneMu.Lock()
 	defer o.doneMu.Unlock()
@@ -214,6 +266,10 @@ func (o *Outbox) Close() error {
 // Len reports how many entries are pending: stored and not yet done.
 func (o *Outbox) Len() int { return int(o.pending.Load()) }
 
+// Bytes reports how many bytes the pending entries take in the file, each
+// message counted once.
+func (o *Outbox) Bytes() int64 { return o.bytes.Load() }
+
 // CorruptError reports entries that Pending could not decode. They are not
 // removed: they stay on disk, count in Len, and leave only through Done.
 type CorruptError struct {
@@ -228,45 +284,77 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// Pending returns every entry not yet done, in Seq order. If some cannot be
-// decoded, it returns the others together with a *CorruptError naming them.
-func (o *Outbox) Pending() ([]Entry, error) {
+// Pending returns a Ref to every entry not yet done, in Seq order, without
+// reading any message. If some cannot be decoded, it returns the others
+// together with a *CorruptError naming them.
+func (o *Outbox) Pending() ([]Ref, error) {
 	tx, done, err := o.snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: read pending entries: %w", o.path, err)
 	}
 	defer tx.Rollback()
-	var entries []Entry
+	var refs []Ref
 	var bad []uint64
 	var errs []error
-	err = tx.Bucket(entriesBucket).ForEach(func(k, v []byte) error {
-		if len(k) != 8 {
-			// Not written by Add: it has no Seq, so Done cannot name it.
-			return fmt.Errorf("malformed key %x", k)
-		}
-		seq := binary.BigEndian.Uint64(k)
-		if _, ok := done[seq]; ok {
+	err = safely(func() error {
+		return tx.Bucket(entriesBucket).ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				// Not written by Add: it has no Seq, so Done cannot name it.
+				return fmt.Errorf("malformed key %x", k)
+			}
+			seq := binary.BigEndian.Uint64(k)
+			if _, ok := done[seq]; ok {
+				return nil
+			}
+			r, err := decodeRecord(v)
+			if err != nil {
+				bad = append(bad, seq)
+				errs = append(errs, fmt.Errorf("seq %d: %w", seq, err))
+				return nil
+			}
+			refs = append(refs, r.ref(seq))
 			return nil
-		}
-		var r record
-		if err := json.Unmarshal(v, &r); err != nil {
-			bad = append(bad, seq)
-			errs = append(errs, fmt.Errorf("seq %d: %w", seq, err))
-			return nil
-		}
-		entries = append(entries, Entry{
-			Seq: seq, Batch: r.Batch, Recipient: r.Recipient,
-			PSID: r.PSID, Accepted: r.Accepted, Message: r.Message,
 		})
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: read pending entries: %w", o.path, err)
 	}
 	if len(bad) > 0 {
-		return entries, &CorruptError{Path: o.path, Seqs: bad, Err: errors.Join(errs...)}
+		return refs, &CorruptError{Path: o.path, Seqs: bad, Err: errors.Join(errs...)}
 	}
-	return entries, nil
+	return refs, nil
 }
 
-func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+// Load reads the entry ref names, message included. The bytes read from
+// the file are released once decoded, so that a message in memory is one
+// being delivered. It fails when the entry is not in the outbox, or its
+// message cannot be read or decoded; the entry stays until Done.
+func (o *Outbox) Load(ref Ref) (Entry, error) {
+	var e Entry
+	err := safely(func() error {
+		return o.db.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket(entriesBucket).Get(seqKey(ref.Seq))
+			if v == nil {
+				return errors.New("no such entry")
+			}
+			r, err := decodeRecord(v)
+			if err != nil {
+				return fmt.Errorf("entry: %w", err)
+			}
+			raw := tx.Bucket(messagesBucket).Get(seqKey(r.Msg))
+			if raw == nil {
+				return fmt.Errorf("its message %d is missing", r.Msg)
+			}
+			defer release(o.db, tx)
+			e = Entry{Seq: ref.Seq, Batch: r.Batch, Recipient: r.Recipient, PSID: r.PSID, Accepted: r.Accepted}
+			if err := json.Unmarshal(raw, &e.Message); err != nil {
+				return fmt.Errorf("message: %w", err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("outbox %s: read entry %d: %w", o.path, ref.Seq, err)
+	}
+	return e, nil
+}

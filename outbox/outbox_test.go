@@ -38,13 +38,9 @@ func reopen(t testing.TB, o *outbox.Outbox, path string, max int) *outbox.Outbox
 
 // item is a message with the given text for each recipient.
 func item(id, text string, recipients ...string) outbox.Item {
-	it := outbox.Item{ID: id}
+	it := outbox.Item{ID: id, Message: message.Message{ID: id, Text: text}}
 	for _, r := range recipients {
-		it.Entries = append(it.Entries, outbox.Entry{
-			Recipient: r,
-			PSID:      "psid-" + r,
-			Message:   message.Message{ID: id, Text: text},
-		})
+		it.To = append(it.To, outbox.Recipient{Name: r, PSID: "psid-" + r})
 	}
 	return it
 }
@@ -78,7 +74,7 @@ func statuses(out []outbox.Outcome) []outbox.Status {
 	return s
 }
 
-func pending(t testing.TB, o *outbox.Outbox) []outbox.Entry {
+func pending(t testing.TB, o *outbox.Outbox) []outbox.Ref {
 	t.Helper()
 	entries, err := o.Pending()
 	if err != nil {
@@ -90,10 +86,10 @@ func pending(t testing.TB, o *outbox.Outbox) []outbox.Entry {
 	return entries
 }
 
-func stored(out []outbox.Outcome) []outbox.Entry {
-	var entries []outbox.Entry
+func stored(out []outbox.Outcome) []outbox.Ref {
+	var entries []outbox.Ref
 	for _, o := range out {
-		entries = append(entries, o.Entries...)
+		entries = append(entries, o.Refs...)
 	}
 	return entries
 }
@@ -101,25 +97,34 @@ func stored(out []outbox.Outcome) []outbox.Entry {
 func TestRoundTripAcrossRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", "outbox.db")
 	o := open(t, path, 100)
-	full := outbox.Item{ID: "door", Entries: []outbox.Entry{{
-		Recipient: "alice",
-		PSID:      "26428272146817880",
-		Message: message.Message{
-			ID: "door", Text: "Someone is at the front door", Title: "Doorbell",
-			Targets: []string{"alice", "family"},
-			Attachment: &message.Attachment{
-				Type: "image", Data: []byte{0xff, 0xd8, 0x00}, Filename: "door.jpg", ContentType: "image/jpeg",
-			},
-			QuickReplies: []message.QuickReply{{Title: "Open", Payload: "OPEN"}, {Title: "Ignore", Payload: "Ignore"}},
-			Notification: message.NotifySilent,
+	door := message.Message{
+		ID: "door", Text: "Someone is at the front door", Title: "Doorbell",
+		Targets: []string{"alice", "family"},
+		Attachment: &message.Attachment{
+			Type: "image", Data: []byte{0xff, 0xd8, 0x00}, Filename: "door.jpg", ContentType: "image/jpeg",
 		},
-	}}}
+		QuickReplies: []message.QuickReply{{Title: "Open", Payload: "OPEN"}, {Title: "Ignore", Payload: "Ignore"}},
+		Notification: message.NotifySilent,
+	}
+	full := outbox.Item{ID: "door", Message: door, To: []outbox.Recipient{{Name: "alice", PSID: "26428272146817880"}}}
 	out := add(t, o, t0, full, item("", "hello", "bob", "carol"))
 	want := stored(out)
 
 	o = reopen(t, o, path, 100)
 	if got := pending(t, o); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after restart Pending =\n%+v\nwant\n%+v", got, want)
+	}
+	messages := []message.Message{door, {Text: "hello"}, {Text: "hello"}}
+	for i, ref := range want {
+		e, err := o.Load(ref)
+		if err != nil {
+			t.Fatalf("Load(%d): %v", ref.Seq, err)
+		}
+		wantEntry := outbox.Entry{Seq: ref.Seq, Batch: ref.Batch, Recipient: ref.Recipient, PSID: ref.PSID,
+			Accepted: ref.Accepted, Message: messages[i]}
+		if !reflect.DeepEqual(e, wantEntry) {
+			t.Errorf("Load(%d) =\n%+v\nwant\n%+v", ref.Seq, e, wantEntry)
+		}
 	}
 	if err := o.Done(want[0].Seq, want[2].Seq); err != nil {
 		t.Fatalf("Done: %v", err)
@@ -137,7 +142,7 @@ func TestRoundTripAcrossRestart(t *testing.T) {
 func TestSeqOrderAndFanOut(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	o := open(t, path, 100)
-	var all []outbox.Entry
+	var all []outbox.Ref
 	for restart := range 3 {
 		out := add(t, o, t0,
 			item("", "one", "alice", "bob", "carol"),
@@ -148,9 +153,9 @@ func TestSeqOrderAndFanOut(t *testing.T) {
 			if oc.Status != outbox.Stored {
 				t.Fatalf("status %v, want stored", oc.Status)
 			}
-			for _, e := range oc.Entries {
-				if e.Batch != oc.Entries[0].Seq {
-					t.Errorf("entry %d for %q has Batch %d, want %d", e.Seq, e.Message.Text, e.Batch, oc.Entries[0].Seq)
+			for _, e := range oc.Refs {
+				if e.Batch != oc.Refs[0].Seq {
+					t.Errorf("entry %d for %q has Batch %d, want %d", e.Seq, e.Recipient, e.Batch, oc.Refs[0].Seq)
 				}
 			}
 		}
@@ -225,8 +230,8 @@ func TestDuplicateInOneAdd(t *testing.T) {
 	if got := statuses(out); !reflect.DeepEqual(got, want) {
 		t.Fatalf("statuses %v, want %v", got, want)
 	}
-	if out[2].Entries != nil {
-		t.Errorf("duplicate outcome has entries %v", out[2].Entries)
+	if out[2].Refs != nil {
+		t.Errorf("duplicate outcome has entries %v", out[2].Refs)
 	}
 }
 
@@ -269,7 +274,7 @@ func TestFullFreedByDoneAndRestart(t *testing.T) {
 	if out := add(t, o, t0, item("b", "2", "carol")); out[0].Status != outbox.Full {
 		t.Fatalf("add to a full outbox after restart: %v, want full", out[0].Status)
 	}
-	if err := o.Done(first[0].Entries[0].Seq); err != nil {
+	if err := o.Done(first[0].Refs[0].Seq); err != nil {
 		t.Fatal(err)
 	}
 	// A refused item's ID was not recorded, so the sender's retry is stored.

@@ -34,7 +34,7 @@ func TestPruneIDs(t *testing.T) {
 	}
 	defer o.Close()
 	for _, s := range steps {
-		out, err := o.Add(s.at, []Item{{ID: s.id, Entries: []Entry{{Recipient: "alice"}}}})
+		out, err := o.Add(s.at, []Item{{ID: s.id, To: []Recipient{{Name: "alice"}}}})
 		if err != nil || out[0].Status != Stored {
 			t.Fatalf("%s: Add = %v, %v; want stored", s.name, out, err)
 		}

@@ -37,6 +37,9 @@ const (
 	// maxUnknown is how many unknown senders the rate limit remembers
 	// before it forgets those whose limit has passed.
 	maxUnknown = 1024
+	// relayDrain bounds how long a publication under way at shutdown may
+	// take to be acknowledged.
+	relayDrain = 2 * time.Second
 	// retryPublish bounds the wait before a publication the broker did not
 	// acknowledge is tried again.
 	retryPublish = 5 * time.Second
@@ -111,7 +114,18 @@ func (r *Relay) drain(ctx context.Context) bool {
 		r.cfg.Log.Error().Err(err).Msg("reading received messages")
 	}
 	for _, p := range pending {
-		if err := r.relay(ctx, p); err != nil {
+		if ctx.Err() != nil {
+			return true // shutting down: the rest waits in the Store
+		}
+		// A publication under way when shutdown begins may finish, for up
+		// to relayDrain: its event is then forgotten rather than published
+		// again after the restart.
+		pubCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(relayDrain, cancel) })
+		err := r.relay(pubCtx, p)
+		stop()
+		cancel()
+		if err != nil {
 			if ctx.Err() == nil {
 				r.cfg.Log.Warn().Err(err).Str("mid", p.MID).Msg("cannot publish a received message; it waits and is tried again")
 			}

@@ -86,6 +86,10 @@ func (t Tree) TokenExpires() string { return t.Base + "/bridge/token/expires" }
 // restricts the page from sending, else Off.
 func (t Tree) Restricted() string { return t.Base + "/bridge/restricted" }
 
+// OutboxDamaged is the outbox's retained state: On when the bridge found
+// its outbox file damaged at start and moved it aside, else Off.
+func (t Tree) OutboxDamaged() string { return t.Base + "/bridge/outbox/damaged" }
+
 // Person is the retained JSON of what the bridge knows of name's 24-hour
 // window: window_until, last_received and reachable.
 func (t Tree) Person(name string) string { return t.Base + "/person/" + name }

@@ -87,6 +87,9 @@ func serveHTTP(ctx context.Context, cfg *config.Config, b *bridge.Bridge, box *o
 	m.Gauge("outbox_entries", "Messages waiting in the outbox, one per recipient.", func() float64 {
 		return float64(box.Len())
 	})
+	m.Gauge("outbox_bytes", "Bytes the messages waiting take in the outbox, each message counted once.", func() float64 {
+		return float64(box.Bytes())
+	})
 	m.Gauge("mqtt_connected", "1 while the connection to the MQTT broker is open, 0 otherwise.", func() float64 {
 		if b.Connected() {
 			return 1

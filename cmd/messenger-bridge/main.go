@@ -123,7 +123,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	if err != nil {
 		return err
 	}
-	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax)
+	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax, outbox.MaxBytes(int64(cfg.OutboxMaxBytes)))
 	if err != nil {
 		return err
 	}

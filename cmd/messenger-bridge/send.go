@@ -141,7 +141,7 @@ func composeMessage(text, image string) (message.Message, []string, error) {
 }
 
 // collector collects what the dispatcher reports: it implements
-// delivery.Reporter and delivery.Store.
+// delivery.Reporter.
 type collector chan namedResult
 
 type namedResult struct {
@@ -150,18 +150,27 @@ type namedResult struct {
 }
 
 func (c collector) Report(name string, r delivery.Result) { c <- namedResult{name, r} }
-func (c collector) Done(...uint64) error                  { return nil } // nothing is stored
+
+// oneMessage is the dispatcher's delivery.Store for the send command: one
+// message for everyone, held in memory, nothing stored.
+type oneMessage struct{ msg message.Message }
+
+func (s oneMessage) Load(r outbox.Ref) (outbox.Entry, error) {
+	return outbox.Entry{Seq: r.Seq, Batch: r.Batch, Recipient: r.Recipient, PSID: r.PSID, Accepted: r.Accepted, Message: s.msg}, nil
+}
+
+func (oneMessage) Done(...uint64) error { return nil }
 
 // deliver sends msg to each of people through the service's dispatcher,
 // retrying transient failures for up to ttl, and returns the results by
 // name. When ctx ends first, the people not yet served are missing.
 func deliver(ctx context.Context, s delivery.Sender, people []household.Recipient, msg message.Message, ttl time.Duration, log zerolog.Logger) map[string]delivery.Result {
 	reported := make(collector, len(people))
-	d := delivery.New(s, reported, reported, delivery.Options{TTL: ttl, Drain: sendDrain}, log)
+	d := delivery.New(s, reported, oneMessage{msg}, delivery.Options{TTL: ttl, Drain: sendDrain}, log)
 	now := time.Now()
 	for i, p := range people {
 		// One batch: a picture for a group is fetched and uploaded once.
-		d.Enqueue(outbox.Entry{Seq: uint64(i + 1), Batch: 1, Recipient: p.Name, PSID: p.PSID, Accepted: now, Message: msg})
+		d.Enqueue(outbox.Ref{Seq: uint64(i + 1), Batch: 1, Recipient: p.Name, PSID: p.PSID, Accepted: now})
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	stopped := make(chan struct{})

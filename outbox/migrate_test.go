@@ -1,0 +1,214 @@
+package outbox_test
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/message"
+	"github.com/messenger-bridge/messenger-bridge/outbox"
+	bolt "go.etcd.io/bbolt"
+)
+
+// v1Entry is an entry as messenger-bridge wrote it before the outbox had a
+// format version: each recipient's entry holds the whole message.
+type v1Entry struct {
+	Batch     uint64          `json:"batch"`
+	Recipient string          `json:"recipient"`
+	PSID      string          `json:"psid"`
+	Accepted  time.Time       `json:"accepted"`
+	Message   message.Message `json:"message"`
+}
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// idKey is how format 1 and 2 store an idempotency key.
+func idKey(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
+}
+
+// writeV1 writes an outbox in format 1, as the bridge before format
+// versions left it: entries, ids and id_times buckets and no meta bucket.
+// entries maps each Seq to its entry; raw ones are written as they are.
+func writeV1(t *testing.T, path string, entries map[uint64]any, ids ...string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("entries"))
+		if err != nil {
+			return err
+		}
+		var last uint64
+		for seq, e := range entries {
+			v, ok := e.([]byte)
+			if !ok {
+				if v, err = json.Marshal(e); err != nil {
+					return err
+				}
+			}
+			if err := b.Put(seqKey(seq), v); err != nil {
+				return err
+			}
+			last = max(last, seq)
+		}
+		if err := b.SetSequence(last); err != nil {
+			return err
+		}
+		idb, err := tx.CreateBucket([]byte("ids"))
+		if err != nil {
+			return err
+		}
+		times, err := tx.CreateBucket([]byte("id_times"))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			key := idKey(id)
+			at := binary.BigEndian.AppendUint64(nil, uint64(t0.UnixNano()))
+			if err := idb.Put(key, at); err != nil {
+				return err
+			}
+			if err := times.Put(append(at, key...), []byte{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+}
+
+// TestMigrateFromV1 upgrades an outbox written in format 1, bigger than
+// one migration transaction, with an entry done in its journal and one
+// that cannot be decoded.
+func TestMigrateFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	photo := func(n byte) message.Message {
+		data := make([]byte, 3<<20) // 4 MB of base64: the upgrade takes several transactions
+		data[0] = n
+		return message.Message{ID: "cam" + string('0'+n), Text: "motion", Attachment: &message.Attachment{Type: "image", Data: data}}
+	}
+	entries := map[uint64]any{}
+	var want []outbox.Entry
+	for i := range uint64(4) {
+		batch := 1 + 2*i
+		for j, who := range []string{"alice", "bob"} {
+			e := outbox.Entry{Seq: batch + uint64(j), Batch: batch, Recipient: who, PSID: "psid-" + who,
+				Accepted: t0.Add(time.Duration(i) * time.Second), Message: photo(byte(i))}
+			entries[e.Seq] = v1Entry{Batch: e.Batch, Recipient: e.Recipient, PSID: e.PSID, Accepted: e.Accepted, Message: e.Message}
+			want = append(want, e)
+		}
+	}
+	entries[9] = []byte("{not json")
+	writeV1(t, path, entries, "cam0")
+	// Entry 2 was done before the upgrade: its removal is in the journal.
+	if err := os.WriteFile(path+".done", seqKey(2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want[:1], want[2:]...)
+
+	o := open(t, path, 100)
+	if d := o.Damage(); d != nil {
+		t.Fatalf("a sound format 1 file was found damaged: %v", d)
+	}
+	refs, err := o.Pending()
+	var ce *outbox.CorruptError
+	if !errors.As(err, &ce) || !reflect.DeepEqual(ce.Seqs, []uint64{9}) {
+		t.Fatalf("Pending error %v, want a CorruptError for seq 9 only", err)
+	}
+	if len(refs) != len(want) {
+		t.Fatalf("%d entries pending after the upgrade, want %d", len(refs), len(want))
+	}
+	for i, ref := range refs {
+		got, err := o.Load(ref)
+		if err != nil {
+			t.Fatalf("Load(%d): %v", ref.Seq, err)
+		}
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("entry %d after the upgrade: %s %d, want %s %d", ref.Seq, got.Recipient, got.Seq, want[i].Recipient, want[i].Seq)
+		}
+	}
+	// One copy of each photo: about 4 × 4 MB, not 8 × 4 MB.
+	if b := o.Bytes(); b < 16<<20 || b > 20<<20 {
+		t.Errorf("Bytes() = %d after the upgrade, want one copy of each of 4 messages of 4 MB", b)
+	}
+	if out := add(t, o, t0.Add(time.Minute), item("cam0", "again", "alice")); out[0].Status != outbox.Duplicate {
+		t.Errorf("an id accepted before the upgrade: %v, want duplicate", out[0].Status)
+	}
+	next := add(t, o, t0, item("", "after", "carol"))[0].Refs[0]
+	if next.Seq <= 9 {
+		t.Errorf("first Seq after the upgrade %d, want above 9", next.Seq)
+	}
+
+	// Upgraded once: a restart reads format 2.
+	o = reopen(t, o, path, 100)
+	if refs, _ := o.Pending(); len(refs) != len(want)+1 {
+		t.Errorf("after restart %d entries pending, want %d", len(refs), len(want)+1)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		if meta == nil || binary.BigEndian.Uint64(meta.Get([]byte("format"))) != 2 {
+			t.Errorf("after the upgrade the meta bucket is %v, want format 2", meta)
+		}
+		if n := tx.Bucket([]byte("messages")).Stats().KeyN; n != 5 {
+			t.Errorf("%d messages stored, want one per batch: 5", n)
+		}
+		return nil
+	})
+}
+
+// TestNewerFormat checks that a file from a newer bridge is refused, not
+// taken for damaged: it is left where it is, unchanged.
+func TestNewerFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o := open(t, path, 10)
+	add(t, o, t0, item("", "x", "alice"))
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 99))
+	})
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	before, _ := os.ReadFile(path)
+	o, err = outbox.Open(path, 10)
+	if err == nil {
+		o.Close()
+		t.Fatal("Open of a format 99 file succeeded")
+	}
+	if !errors.Is(err, outbox.ErrNewerFormat) || !strings.Contains(err.Error(), "format 99") {
+		t.Errorf("error %q, want ErrNewerFormat naming format 99", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("the file was changed")
+	}
+	if m, _ := filepath.Glob(path + ".damaged-*"); len(m) > 0 {
+		t.Errorf("a newer file was moved aside as damaged: %v", m)
+	}
+}
