@@ -60,6 +60,11 @@ func (b *Bridge) store(batch []inbound) {
 		for i, o := range outcomes {
 			switch o.Status {
 			case outbox.Stored:
+				for k := range o.Entries {
+					// Delivery counts latency_ms and MESSAGE_TTL from arrival on
+					// MQTT, a monotonic reading; the outbox keeps its write time.
+					o.Entries[k].Accepted = from[i].at
+				}
 				stored = append(stored, o.Entries...)
 			case outbox.Duplicate:
 				if from[i].msg.Duplicate() {
