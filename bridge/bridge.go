@@ -21,6 +21,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
@@ -35,6 +36,9 @@ const intakeBatch = 256
 type Deps struct {
 	Outbox *outbox.Outbox
 	Sender delivery.Sender
+	// Received, when set, is the Store of what the household sent to the
+	// Page: the bridge publishes it on the received topics.
+	Received *receive.Store
 	// Reach is what the Sender learns of people's windows and of the page,
 	// published on the person topics and the "Page restricted" sensor; nil
 	// publishes a Tracker nobody writes to.
@@ -53,6 +57,9 @@ type Deps struct {
 	// DiscoveryAfter, when set, replaces time.After for that wait, so that a
 	// test can hold the republish and release it.
 	DiscoveryAfter func(time.Duration) <-chan time.Time
+	// ConnectRetry is the wait between attempts at the first connection and
+	// at subscribing; 0 means 5 s.
+	ConnectRetry time.Duration
 }
 
 // Bridge connects MQTT to delivery. Create it with New and call Run once.
@@ -67,7 +74,9 @@ type Bridge struct {
 	dispatcher *delivery.Dispatcher
 	state      *status
 	gate       *resumeGate
-	connected  chan struct{} // closed on the first connection
+	conn       *connWatch
+	cleared    refusedRetained // used by intake only
+	connected  chan struct{}   // closed on the first connection
 
 	once sync.Once
 
@@ -90,12 +99,14 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		topics:    topics.Tree{Base: cfg.BaseTopic, DiscoveryPrefix: cfg.DiscoveryPrefix},
 		inbox:     fifo.New[inbound](),
 		gate:      newResumeGate(),
+		conn:      newConnWatch(log, cfg.MQTTURL, cfg.MQTTUsername),
+		cleared:   make(refusedRetained),
 		connected: make(chan struct{}),
 	}
-	if deps.Reach == nil {
-		deps.Reach = reach.New(nil)
+	if b.deps.Reach == nil {
+		b.deps.Reach = reach.New(nil)
 	}
-	b.state = newStatus(b, deps.Token, deps.Reach)
+	b.state = newStatus(b, deps.Token, b.deps.Reach)
 	if deps.Metrics != nil && deps.Delivery.Observer == nil {
 		deps.Delivery.Observer = deps.Metrics
 	}
@@ -104,13 +115,13 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.SetConnectRetryInterval(b.connectRetry())
 	// The default handler is set before Connect: a persistent session may
 	// deliver queued messages before any Subscribe call returns.
 	opts.SetDefaultPublishHandler(b.receive)
 	opts.SetOnConnectHandler(b.onConnect)
-	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-		b.log.Warn().Err(err).Msg("MQTT connection lost; reconnecting")
-	})
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) { b.conn.lost(err) })
+	opts.SetConnectionNotificationHandler(b.conn.notify)
 	opts.SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
 		b.gate.reconnecting()
 		b.log.Info().Msg("reconnecting to the MQTT broker")
@@ -127,6 +138,35 @@ func (b *Bridge) Connected() bool { return b.client.IsConnectionOpen() }
 
 // Ready is closed once the bridge first connected and subscribed.
 func (b *Bridge) Ready() <-chan struct{} { return b.connected }
+
+// BrokerReady returns nil while the bridge is connected to the broker and
+// has subscribed since it first connected, and otherwise an error saying
+// why in plain words, such as "MQTT: not connected to tcp://broker:1883:
+// not authorised (…); retrying". It is quick, safe for concurrent use, and
+// holds no secret: a health.Check.
+func (b *Bridge) BrokerReady() error {
+	select {
+	case <-b.connected:
+		if b.client.IsConnectionOpen() {
+			return nil
+		}
+	default:
+	}
+	if why := b.conn.why(); why != "" {
+		return errors.New("MQTT: " + why)
+	}
+	if b.client.IsConnectionOpen() {
+		return errors.New("MQTT: connected to " + b.conn.broker + "; subscribing")
+	}
+	return errors.New("MQTT: connecting to " + b.conn.broker)
+}
+
+func (b *Bridge) connectRetry() time.Duration {
+	if b.deps.ConnectRetry > 0 {
+		return b.deps.ConnectRetry
+	}
+	return connectRetryInterval
+}
 
 // Run serves until ctx ends, then stops taking messages, lets deliveries in
 // flight finish (bounded by delivery.Options.Drain), marks the bridge offline
@@ -153,6 +193,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Go(func() { b.dispatcher.Run(ctx) })
 	wg.Go(func() { b.intake(ctx) })
 	wg.Go(func() { b.state.run(ctx) })
+	if b.deps.Received != nil {
+		relay := receive.NewRelay(receive.RelayConfig{
+			Store: b.deps.Received, Household: b.cfg.Household, Topics: b.topics, Publisher: b,
+			PageID: b.deps.Page.ID, Opener: b.deps.Reach, Log: b.log,
+		})
+		wg.Go(func() { relay.Run(ctx) })
+	}
 	<-ctx.Done()
 	b.log.Info().Msg("shutting down: finishing deliveries in flight")
 	wg.Wait()
@@ -182,7 +229,7 @@ func (b *Bridge) receive(_ mqtt.Client, m mqtt.Message) {
 }
 
 func (b *Bridge) onConnect(c mqtt.Client) {
-	b.log.Info().Msg("connected to the MQTT broker")
+	b.conn.connected()
 	subs := map[string]byte{
 		b.topics.NotifyAny(): subscribeQoS,
 		b.topics.Notify("+"): subscribeQoS,
@@ -195,13 +242,15 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		for c.IsConnectionOpen() {
 			err := b.subscribe(c, subs)
 			if err == nil {
+				b.conn.set("")
 				b.state.connected()
 				b.once.Do(func() { close(b.connected) })
 				return
 			}
 			b.log.Error().Err(err).Msg("cannot subscribe to the notify topics; trying again")
+			b.conn.subscribeFailed(err)
 			// A refusal (an ACL) would otherwise be asked again at once.
-			if !b.pause(connectRetryInterval) {
+			if !b.pause(b.connectRetry()) {
 				return
 			}
 		}
@@ -283,6 +332,20 @@ func (b *Bridge) publish(topic string, retained bool, payload []byte) mqtt.Token
 		}
 	}()
 	return t
+}
+
+// PublishAcked publishes payload on topic with QoS 1, not retained, and
+// returns once the broker has acknowledged it, or with ctx's error. While
+// the broker is away it waits for it. It implements receive.Publisher.
+func (b *Bridge) PublishAcked(ctx context.Context, topic string, payload []byte) error {
+	b.gate.wait()
+	t := b.client.Publish(topic, 1, false, payload)
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ack acknowledges messages to the broker once they are stored or answered.

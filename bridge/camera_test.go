@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 )
 
 // TestOfflineCameraNeverHoldsBackAnAlarm puts a picture from a camera that
@@ -33,9 +34,8 @@ func TestOfflineCameraNeverHoldsBackAnAlarm(t *testing.T) {
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce) // runs before hanging.Close, which waits for the handler
 
-	h := newHarness(t, newHome(t).env())
-	h.stop()
-	c := clock.NewFake(time.Now())
+	h := prepareHarness(t, mqtttest.Start(t), newHome(t).env())
+	c := clocktest.New(time.Now())
 	h.clock = c
 	h.start()
 	h.client.Publish("messenger/notify/alice", `{"id":"front","message":"Someone at the front door","image":"`+refused+`"}`)

@@ -38,7 +38,7 @@ func (b *Bridge) device(lastNode string) discovery.Device {
 		node = b.cfg.MQTTClientID
 	}
 	return discovery.Device{
-		Prefix: b.cfg.DiscoveryPrefix, Base: b.cfg.BaseTopic, NodeID: node,
+		Prefix: b.cfg.DiscoveryPrefix, Base: b.cfg.BaseTopic, NodeID: node, Receiving: b.cfg.Receive != "off",
 		Name: b.deps.Page.Name, Version: b.deps.Version, SupportURL: supportURL,
 	}
 }
@@ -120,15 +120,40 @@ func (s *status) publishToken() {
 	b.publish(b.topics.TokenExpires(), true, []byte(topics.Time(expires)))
 }
 
-// writeFileAtomic replaces path with data so that a crash leaves the old or
-// the new content, never a torn file.
+// writeFileAtomic replaces path with data so that a crash, or a power cut,
+// leaves the old or the new content, never a torn or empty file: the data
+// is fsynced before the rename, and the folder after it.
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(data)
+	if err == nil {
+		err = fsync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return fsync(d)
 }
+
+// fsync is (*os.File).Sync; a test watches it.
+var fsync = (*os.File).Sync

@@ -1,26 +1,26 @@
 package bridge_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/messenger-bridge/messenger-bridge/bridge"
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/logtest"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 )
 
 // Test identities. The token is long and unusual so that a leak is found
@@ -38,7 +38,7 @@ const restrictedHold = 300 * time.Millisecond
 // harness runs one bridge against a real broker and a fake Graph API, and
 // plays the home-automation side through MQTT only.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	broker  *mqtttest.Broker
 	graph   *graphtest.Server
 	client  *mqtttest.Client
@@ -46,49 +46,44 @@ type harness struct {
 	early   map[string][]delivery.Result // results read while waiting for another topic
 	dataDir string
 	env     map[string]string
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	offline bool // Graph's GET /me is not asked at start, as when the internet is down
+	// received is the running bridge's store of what the household sent,
+	// reach what it knows of windows.
+	received *receive.Store
+	reach    *reach.Tracker
 	// discoveryAfter, when set before start, holds the discovery republish.
 	discoveryAfter func(time.Duration) <-chan time.Time
 	// clock, when set before start, times delivery's retries, probes and
 	// the retries of attachments, which then wait with Graph's own bounds
 	// rather than the harness's milliseconds.
-	clock *clock.Fake
+	clock *clocktest.Clock
 
 	cancel context.CancelFunc
 	done   chan error
 	bridge *bridge.Bridge
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newHarness starts a broker, a fake Graph server with alice and bob, and a
 // bridge configured by the base environment overlaid with env.
-func newHarness(t *testing.T, env map[string]string) *harness {
+func newHarness(t testing.TB, env map[string]string) *harness {
 	t.Helper()
 	return newHarnessOn(t, mqtttest.Start(t), env)
 }
 
 // newHarnessOn is newHarness on a broker the test already started.
-func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) *harness {
+func newHarnessOn(t testing.TB, broker *mqtttest.Broker, env map[string]string) *harness {
+	t.Helper()
+	h := prepareHarness(t, broker, env)
+	h.start()
+	return h
+}
+
+// prepareHarness is newHarnessOn without starting the bridge.
+func prepareHarness(t testing.TB, broker *mqtttest.Broker, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, broker: broker, graph: graphtest.NewServer(t, pageToken),
-		dataDir: t.TempDir(), logs: &syncBuffer{}, early: make(map[string][]delivery.Result)}
+		dataDir: t.TempDir(), logs: &logtest.Buffer{}, early: make(map[string][]delivery.Result)}
 	h.graph.AddUser(alicePSID)
 	h.graph.AddUser(bobPSID)
 	h.graph.SetPage("1122334455", "Our Home")
@@ -115,7 +110,6 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 	}
 	h.client = h.broker.Connect(t)
 	h.results = h.client.Subscribe("messenger/result/#")
-	h.start()
 	t.Cleanup(func() {
 		h.stop()
 		if t.Failed() {
@@ -127,6 +121,17 @@ func newHarnessOn(t *testing.T, broker *mqtttest.Broker, env map[string]string) 
 
 // start runs the bridge and waits until it has subscribed.
 func (h *harness) start() {
+	h.t.Helper()
+	h.launch()
+	select {
+	case <-h.bridge.Ready():
+	case <-time.After(mqtttest.Wait):
+		h.t.Fatal("bridge did not connect and subscribe")
+	}
+}
+
+// launch runs the bridge.
+func (h *harness) launch() {
 	h.t.Helper()
 	for k, v := range h.env {
 		h.t.Setenv(k, v)
@@ -156,7 +161,13 @@ func (h *harness) start() {
 		}
 	}
 	people := reach.New(nil)
-	opts := []delivery.MessengerOption{delivery.WithReach(people)}
+	h.reach = people
+	received, err := receive.OpenStore(filepath.Join(cfg.DataDir, "received.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.received = received
+	opts := []delivery.MessengerOption{delivery.WithReach(people), delivery.WithAsker(receive.Asks{Store: received})}
 	// Probes while Graph fails for everyone wait milliseconds too.
 	dopts := delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		RestrictedHold: restrictedHold, ProbeFloor: 5 * time.Millisecond, ServerProbeMax: 50 * time.Millisecond,
@@ -169,11 +180,12 @@ func (h *harness) start() {
 		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
 	}
 	b, err := bridge.New(cfg, bridge.Deps{
-		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Page: page,
+		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Received: received, Page: page,
 		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test",
 		Delivery:       dopts,
 		DiscoveryDelay: 20 * time.Millisecond,
 		DiscoveryAfter: h.discoveryAfter,
+		ConnectRetry:   20 * time.Millisecond,
 	}, log)
 	if err != nil {
 		h.t.Fatal(err)
@@ -183,13 +195,9 @@ func (h *harness) start() {
 	go func() {
 		err := b.Run(ctx)
 		box.Close()
+		received.Close()
 		h.done <- err
 	}()
-	select {
-	case <-b.Ready():
-	case <-time.After(mqtttest.Wait):
-		h.t.Fatal("bridge did not connect and subscribe")
-	}
 }
 
 // stop shuts the bridge down cleanly and waits for it.

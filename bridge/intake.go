@@ -36,15 +36,15 @@ func (b *Bridge) intake(ctx context.Context) {
 func (b *Bridge) store(batch []inbound) {
 	var (
 		items    []outbox.Item
-		from     []inbound // the MQTT message of each item
-		rejected []rejection
+		from     []int                             // the index in batch of each item's MQTT message
+		rejected = make([][]rejection, len(batch)) // what each message owes, reported in arrival order
 	)
-	for _, in := range batch {
+	for i, in := range batch {
 		item, rej := b.accept(in)
-		rejected = append(rejected, rej...)
+		rejected[i] = rej
 		if len(item.Entries) > 0 {
 			items = append(items, item)
-			from = append(from, in)
+			from = append(from, i)
 		}
 	}
 	var stored []outbox.Entry
@@ -53,31 +53,33 @@ func (b *Bridge) store(batch []inbound) {
 		if err != nil {
 			b.log.Error().Err(err).Int("messages", len(items)).Msg("cannot write to the outbox")
 			err = fmt.Errorf("cannot store the message in the outbox (DATA_DIR %s): %w", b.cfg.DataDir, err)
-			for _, it := range items {
-				rejected = append(rejected, refuse(it.Entries, err)...)
+			for i, it := range items {
+				rejected[from[i]] = append(rejected[from[i]], refuse(it.Entries, err)...)
 			}
 		}
 		for i, o := range outcomes {
+			m := from[i]
 			switch o.Status {
 			case outbox.Stored:
 				for k := range o.Entries {
 					// Delivery counts latency_ms and MESSAGE_TTL from arrival on
 					// MQTT, a monotonic reading; the outbox keeps its write time.
-					o.Entries[k].Accepted = from[i].at
+					o.Entries[k].Accepted = batch[m].at
 				}
 				stored = append(stored, o.Entries...)
 			case outbox.Duplicate:
-				if from[i].msg.Duplicate() {
+				if batch[m].msg.Duplicate() {
 					// The broker sent it again because the bridge went away
 					// before acknowledging it: it was stored the first time,
-					// and that one's result will come.
+					// and its results, refusals included, were owed then.
 					b.log.Debug().Str("id", items[i].ID).Msg("broker redelivery of a stored message ignored")
+					rejected[m] = nil
 					continue
 				}
-				rejected = append(rejected, refuse(items[i].Entries,
+				rejected[m] = append(rejected[m], refuse(items[i].Entries,
 					fmt.Errorf("duplicate: a message with id %q was accepted in the last 24 hours; not sent again", items[i].ID))...)
 			case outbox.Full:
-				rejected = append(rejected, refuse(items[i].Entries,
+				rejected[m] = append(rejected[m], refuse(items[i].Entries,
 					fmt.Errorf("outbox full: %d messages are waiting (OUTBOX_MAX); message refused", b.cfg.OutboxMax))...)
 			}
 		}
@@ -86,9 +88,11 @@ func (b *Bridge) store(batch []inbound) {
 		b.deps.Metrics.Received(e.Recipient)
 	}
 	b.dispatcher.Enqueue(stored...)
-	for _, r := range rejected {
-		b.log.Warn().Str("recipient", r.name).Str("id", r.result.ID).Str("error", r.result.Error.Message).Msg("message refused")
-		b.Report(r.name, r.result)
+	for _, rs := range rejected {
+		for _, r := range rs {
+			b.log.Warn().Str("recipient", r.name).Str("id", r.result.ID).Str("error", r.result.Error.Message).Msg("message refused")
+			b.Report(r.name, r.result)
+		}
 	}
 	ack(batch)
 }
@@ -119,17 +123,17 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 	fail := func(id string, err error) (outbox.Item, []rejection) {
 		return outbox.Item{}, b.rejectAll(name, id, err)
 	}
+	if b.retainedClear(in.msg) {
+		return outbox.Item{}, nil
+	}
 	if in.msg.Retained() {
+		b.cleared.refused(topic)
 		return fail("", errors.New("retained message ignored: publish commands without the retain flag, or every restart would send them again"))
 	}
 	msg, err := message.Parse(in.msg.Payload())
 	if err != nil {
 		if name == "" && len(msg.Targets) > 0 {
-			var rejected []rejection
-			for _, t := range msg.Targets {
-				rejected = append(rejected, b.rejectAll(t, msg.ID, err)...)
-			}
-			return outbox.Item{}, rejected
+			return outbox.Item{}, b.rejectTargets(msg.Targets, msg.ID, err)
 		}
 		return fail(msg.ID, err)
 	}
@@ -164,6 +168,22 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 		}
 	}
 	return item, rejected
+}
+
+// rejectTargets reports err once to each person the targets address, however
+// many of the targets hold them, and once to each unknown target.
+func (b *Bridge) rejectTargets(targets []string, id string, err error) []rejection {
+	var out []rejection
+	seen := make(map[string]bool)
+	for _, t := range targets {
+		for _, r := range b.rejectAll(t, id, err) {
+			if !seen[r.name] {
+				seen[r.name] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // rejectAll reports err to every person name addresses, or once on the

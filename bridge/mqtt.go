@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -20,6 +21,12 @@ const (
 	connectTimeout       = 10 * time.Second
 	maxReconnectInterval = 30 * time.Second
 	connectRetryInterval = 5 * time.Second
+	// publishTimeout bounds how long paho's Publish and Subscribe may block
+	// handing a packet to the connection (paho's default is 30 s). A publish
+	// racing a disconnection otherwise blocks that long, and with it the
+	// shutdown. A QoS 1 message that times out stays in paho's store and is
+	// sent again on the next connection.
+	publishTimeout = 5 * time.Second
 )
 
 // clientOptions returns paho options for a persistent session with manual
@@ -28,11 +35,15 @@ func clientOptions(cfg *config.Config, tree topics.Tree) (*mqtt.ClientOptions, e
 	o := mqtt.NewClientOptions().
 		AddBroker(cfg.MQTTURL).
 		SetClientID(cfg.MQTTClientID).
+		// MQTT 3.1.1 only: paho would otherwise try 3.1 after a refusal, and
+		// report that attempt's answer instead of the broker's reason.
+		SetProtocolVersion(4).
 		SetCleanSession(false).
 		SetOrderMatters(true). // the handler only queues, so order costs nothing
 		SetAutoAckDisabled(true).
 		SetKeepAlive(keepAlive).
 		SetConnectTimeout(connectTimeout).
+		SetWriteTimeout(publishTimeout).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(connectRetryInterval).
@@ -43,6 +54,11 @@ func clientOptions(cfg *config.Config, tree topics.Tree) (*mqtt.ClientOptions, e
 	}
 	if cfg.MQTTPassword.IsSet() {
 		o.SetPassword(cfg.MQTTPassword.Reveal())
+	}
+	if u, err := url.Parse(cfg.MQTTURL); err == nil {
+		if dial := dialer(u.Scheme); dial != nil {
+			o.SetCustomOpenConnectionFn(dial)
+		}
 	}
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {

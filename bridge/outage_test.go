@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
@@ -16,7 +16,7 @@ import (
 const carolPSID = "1000000000000003"
 
 // waitTimers waits until n goroutines wait on c.
-func waitTimers(t *testing.T, c *clock.Fake, n int) {
+func waitTimers(t *testing.T, c *clocktest.Clock, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), mqtttest.Wait)
 	defer cancel()
@@ -44,10 +44,9 @@ func TestOutageThenRecovery(t *testing.T) {
 	const perPerson, probes = 4, 4
 	names := []string{"alice", "bob", "carol"}
 	psids := map[string]string{"alice": alicePSID, "bob": bobPSID, "carol": carolPSID}
-	h := newHarness(t, map[string]string{"RECIPIENTS": "alice:" + alicePSID + ",bob:" + bobPSID + ",carol:" + carolPSID})
+	h := prepareHarness(t, mqtttest.Start(t), map[string]string{"RECIPIENTS": "alice:" + alicePSID + ",bob:" + bobPSID + ",carol:" + carolPSID})
 	h.graph.AddUser(carolPSID)
-	h.stop()
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	h.clock = c
 	h.graph.SetOutage(&graphtest.Unavailable)
 	h.start()

@@ -60,6 +60,22 @@ func (s *status) publishPerson(name string) {
 	}
 	payload, _ := json.Marshal(st) // times and a bool always marshal
 	s.b.publish(s.b.topics.Person(name), true, payload)
+	s.republishAt(name, who.WindowUntil())
+}
+
+// republishAt marks name's state out of date when its window closes, so
+// that "reachable" follows the clock as well as Graph's answers. A later
+// window replaces the earlier timer.
+func (s *status) republishAt(name string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.closing[name]; t != nil {
+		t.Stop()
+		delete(s.closing, name)
+	}
+	if wait := until.Sub(s.reach.Now()); !until.IsZero() && wait > 0 {
+		s.closing[name] = time.AfterFunc(wait, func() { s.mark(personKey + name) })
+	}
 }
 
 func utcOrNil(t time.Time) *time.Time {

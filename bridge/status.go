@@ -56,10 +56,11 @@ type status struct {
 	templated bool            // a utility template reaches people whose window is closed
 	known     map[string]bool // the recipients' names
 
-	mu    sync.Mutex
-	token TokenState
-	dirty map[string]bool
-	wake  chan struct{} // holds a token while dirty is not empty
+	mu      sync.Mutex
+	token   TokenState
+	closing map[string]*time.Timer // by person: fires when their window closes
+	dirty   map[string]bool
+	wake    chan struct{} // holds a token while dirty is not empty
 
 	// republishing is set while a republish for Home Assistant's birth
 	// message waits for its delay: it answers every birth until it starts.
@@ -71,7 +72,7 @@ func newStatus(b *Bridge, token TokenState, t *reach.Tracker) *status {
 		token.State = TokenUnknown
 	}
 	s := &status{b: b, reach: t, token: token, templated: b.cfg.UtilityTemplate != "",
-		known: make(map[string]bool), dirty: make(map[string]bool), wake: make(chan struct{}, 1)}
+		known: make(map[string]bool), closing: make(map[string]*time.Timer), dirty: make(map[string]bool), wake: make(chan struct{}, 1)}
 	for _, r := range b.cfg.Recipients {
 		s.known[r.Name] = true
 	}

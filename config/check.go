@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/household"
@@ -34,7 +35,7 @@ var brokerSchemes = map[string]struct {
 // check verifies and normalises every field, reporting the first problem.
 func (c *Config) check() error {
 	for _, check := range []func() error{
-		c.checkSecrets, c.checkGraph, c.checkPeople, c.checkMQTT, c.checkHomeAssistant, c.checkRuntime,
+		c.checkSecrets, c.checkGraph, c.checkPeople, c.checkMQTT, c.checkHomeAssistant, c.checkReceive, c.checkRuntime,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -54,6 +55,7 @@ func (c *Config) checkSecrets() error {
 		{"FB_APP_SECRET", &c.AppSecret, c.AppSecretFile, false},
 		{"MQTT_PASSWORD", &c.MQTTPassword, c.MQTTPasswordFile, false},
 		{"HA_TOKEN", &c.HAToken, c.HATokenFile, false},
+		{"FB_VERIFY_TOKEN", &c.VerifyToken, c.VerifyTokenFile, false},
 	} {
 		if err := LoadSecret(s.name, s.secret, s.file, s.required); err != nil {
 			return err
@@ -189,6 +191,45 @@ func (c *Config) checkHomeAssistant() error {
 	}
 	if c.HAToken.IsSet() && c.HAURL == "" {
 		return &Error{Var: "HA_TOKEN", Problem: "set but HA_URL is empty; the token is only used with HA_URL"}
+	}
+	return nil
+}
+
+// MinPollInterval is the shortest POLL_INTERVAL: the Conversations API
+// allows 2 calls a second per Page, and a Page's budget is shared with
+// sending.
+const MinPollInterval = 5 * time.Second
+
+// maxKeepalive keeps WINDOW_KEEPALIVE inside the 24-hour window.
+const maxKeepalive = 23 * time.Hour
+
+func (c *Config) checkReceive() error {
+	var err error
+	if c.Receive, err = oneOf("RECEIVE", c.Receive, strings.ToLower, "poll", "webhook", "off"); err != nil {
+		return err
+	}
+	if c.PollInterval < MinPollInterval {
+		return &Error{Var: "POLL_INTERVAL", Problem: fmt.Sprintf("must be at least %s, got %s", MinPollInterval, c.PollInterval)}
+	}
+	if c.WindowKeepalive < 0 || c.WindowKeepalive > maxKeepalive {
+		return &Error{Var: "WINDOW_KEEPALIVE", Problem: fmt.Sprintf("want 0 (off) or a duration up to %s, such as 2h, got %s", maxKeepalive, c.WindowKeepalive)}
+	}
+	if c.WindowKeepalive > 0 && strings.TrimSpace(c.WindowKeepaliveText) == "" {
+		return &Error{Var: "WINDOW_KEEPALIVE_TEXT", Problem: "must not be empty while WINDOW_KEEPALIVE is on"}
+	}
+	if c.Receive != "webhook" {
+		return nil
+	}
+	switch {
+	case !c.AppSecret.IsSet():
+		return &Error{Var: "FB_APP_SECRET", Problem: "required with RECEIVE=webhook: every event's X-Hub-Signature-256 is checked with it"}
+	case !c.VerifyToken.IsSet():
+		return &Error{Var: "FB_VERIFY_TOKEN", Problem: "required with RECEIVE=webhook: Meta's verification request must show it"}
+	case !strings.HasPrefix(c.WebhookPath, "/"):
+		return &Error{Var: "WEBHOOK_PATH", Problem: fmt.Sprintf("want a path starting with /, such as /webhook, got %q", c.WebhookPath)}
+	}
+	if _, _, err := net.SplitHostPort(c.WebhookAddr); err != nil {
+		return &Error{Var: "WEBHOOK_ADDR", Problem: fmt.Sprintf("want host:port such as :8443, got %q", c.WebhookAddr)}
 	}
 	return nil
 }

@@ -71,6 +71,20 @@ type Config struct {
 	KeyFile  string `envconfig:"MQTT_KEY_FILE" desc:"PEM client key (with MQTT_CERT_FILE)"`
 	Insecure bool   `envconfig:"MQTT_INSECURE" desc:"Skip verification of the broker's certificate (logged loudly)"`
 
+	// Receive is poll, webhook or off, lower case.
+	Receive string `envconfig:"RECEIVE" default:"poll" desc:"How messages from the household reach the bridge: poll (the Conversations API), webhook, or off"`
+	// PollInterval is at least MinPollInterval.
+	PollInterval time.Duration `envconfig:"POLL_INTERVAL" default:"15s" desc:"Time between two polls at rest (at least 5s)"`
+	// WebhookAddr is host:port; WebhookPath starts with "/".
+	WebhookAddr string `envconfig:"WEBHOOK_ADDR" default:":8443" desc:"Where the webhook listens (RECEIVE=webhook; TLS is the tunnel's or proxy's job)"`
+	WebhookPath string `envconfig:"WEBHOOK_PATH" default:"/webhook" desc:"Path of the webhook"`
+	// VerifyToken is required with RECEIVE=webhook, as is AppSecret.
+	VerifyToken     Secret `envconfig:"FB_VERIFY_TOKEN" desc:"Token Meta's webhook verification must show (RECEIVE=webhook)"`
+	VerifyTokenFile string `envconfig:"FB_VERIFY_TOKEN_FILE" desc:"File holding the verify token"`
+	// WindowKeepalive is 0 (off) or positive and below reach.Window.
+	WindowKeepalive     time.Duration `envconfig:"WINDOW_KEEPALIVE" default:"2h" desc:"How long before a person's 24-hour window closes they are asked, once, to tap a quick reply; 0 turns it off"`
+	WindowKeepaliveText string        `envconfig:"WINDOW_KEEPALIVE_TEXT" default:"Tap below to keep getting home alerts here." desc:"The keep-alive question"`
+
 	Discovery bool `envconfig:"HA_DISCOVERY" default:"true" desc:"Publish Home Assistant discovery"`
 	// DiscoveryPrefix follows the same rules as BaseTopic.
 	DiscoveryPrefix string `envconfig:"HA_DISCOVERY_PREFIX" default:"homeassistant" desc:"Discovery prefix; its status topic is the birth topic"`

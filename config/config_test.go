@@ -21,6 +21,8 @@ var specVars = []string{
 	"FB_GRAPH_URL", "FB_GRAPH_VERSION", "FB_MESSAGING_TYPE", "FB_MESSAGE_TAG",
 	"FB_UTILITY_TEMPLATE", "FB_UTILITY_TEMPLATE_LANG",
 	"RECIPIENTS", "GROUPS",
+	"RECEIVE", "POLL_INTERVAL", "WEBHOOK_ADDR", "WEBHOOK_PATH", "FB_VERIFY_TOKEN", "FB_VERIFY_TOKEN_FILE",
+	"WINDOW_KEEPALIVE", "WINDOW_KEEPALIVE_TEXT",
 	"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD", "MQTT_PASSWORD_FILE", "MQTT_CLIENT_ID", "MQTT_BASE_TOPIC",
 	"MQTT_CA_FILE", "MQTT_CERT_FILE", "MQTT_KEY_FILE", "MQTT_INSECURE",
 	"HA_DISCOVERY", "HA_DISCOVERY_PREFIX", "HA_URL", "HA_TOKEN", "HA_TOKEN_FILE",
@@ -65,6 +67,12 @@ func defaults() Config {
 		GraphVersion:        "v25.0",
 		MessagingType:       "UPDATE",
 		UtilityTemplateLang: "en_US",
+		Receive:             "poll",
+		PollInterval:        15 * time.Second,
+		WebhookAddr:         ":8443",
+		WebhookPath:         "/webhook",
+		WindowKeepalive:     2 * time.Hour,
+		WindowKeepaliveText: "Tap below to keep getting home alerts here.",
 		Recipients:          []household.Recipient{{Name: "alice", PSID: "26428272146817880"}},
 		MQTTURL:             "tcp://localhost:1883",
 		MQTTClientID:        "messenger-bridge",
@@ -165,6 +173,11 @@ func TestLoadValid(t *testing.T) {
 		}},
 		{"http server disabled", base("HTTP_ADDR", ""), func(c *Config) { c.HTTPAddr = "" }},
 		{"send rate unlimited", base("SEND_RATE", "0"), func(c *Config) { c.SendRate = 0 }},
+		{"webhook", base("RECEIVE", " Webhook", "FB_APP_SECRET", "appsecret", "FB_VERIFY_TOKEN", "verify-me", "WEBHOOK_ADDR", "127.0.0.1:9443",
+			"WINDOW_KEEPALIVE", "0", "POLL_INTERVAL", "5s"), func(c *Config) {
+			c.Receive, c.AppSecret, c.VerifyToken, c.WebhookAddr = "webhook", NewSecret("appsecret"), NewSecret("verify-me"), "127.0.0.1:9443"
+			c.WindowKeepalive, c.PollInterval = 0, 5*time.Second
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +233,12 @@ func TestLoadInvalid(t *testing.T) {
 			"Meta refuses the tag ACCOUNT_UPDATE since 2026-04-27 (error 100/1893061), even inside the 24-hour window: unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE"},
 		{"retired tag, lower case", base("FB_MESSAGING_TYPE", "message_tag", "FB_MESSAGE_TAG", "confirmed_event_update"), "FB_MESSAGE_TAG", "refuses the tag CONFIRMED_EVENT_UPDATE since 2026-04-27"},
 		{"retired tag, post purchase", base("FB_MESSAGING_TYPE", "MESSAGE_TAG", "FB_MESSAGE_TAG", "POST_PURCHASE_UPDATE"), "FB_MESSAGE_TAG", "refuses the tag POST_PURCHASE_UPDATE"},
+		{"receive mode", base("RECEIVE", "push"), "RECEIVE", `want poll, webhook or off, got "push"`},
+		{"poll too often", base("POLL_INTERVAL", "2s"), "POLL_INTERVAL", "at least 5s"},
+		{"keep-alive too late", base("WINDOW_KEEPALIVE", "25h"), "WINDOW_KEEPALIVE", "up to 23h0m0s"},
+		{"webhook without app secret", base("RECEIVE", "webhook", "FB_VERIFY_TOKEN", "v"), "FB_APP_SECRET", "required with RECEIVE=webhook"},
+		{"webhook without verify token", base("RECEIVE", "webhook", "FB_APP_SECRET", "s"), "FB_VERIFY_TOKEN", "required with RECEIVE=webhook"},
+		{"webhook path", base("RECEIVE", "webhook", "FB_APP_SECRET", "s", "FB_VERIFY_TOKEN", "v", "WEBHOOK_PATH", "hook"), "WEBHOOK_PATH", "starting with /"},
 		{"template name", base("FB_UTILITY_TEMPLATE", "Home Alert"), "FB_UTILITY_TEMPLATE", `lowercase letters, digits and _, such as home_alert, got "Home Alert"`},
 		{"template language", base("FB_UTILITY_TEMPLATE", "home_alert", "FB_UTILITY_TEMPLATE_LANG", "english"), "FB_UTILITY_TEMPLATE_LANG", `such as en_US, got "english"`},
 		{"no recipients", base("RECIPIENTS", " "), "RECIPIENTS", "required"},
@@ -375,6 +394,7 @@ func TestUsage(t *testing.T) {
 		"HA_DISCOVERY": "true", "HA_DISCOVERY_PREFIX": "homeassistant", "DATA_DIR": "./data",
 		"MESSAGE_TTL": "1h", "OUTBOX_MAX": "10000", "SEND_RATE": "20", "HTTP_ADDR": ":8080",
 		"LOG_LEVEL": "info", "LOG_FORMAT": "auto",
+		"RECEIVE": "poll", "POLL_INTERVAL": "15s", "WEBHOOK_ADDR": ":8443", "WEBHOOK_PATH": "/webhook", "WINDOW_KEEPALIVE": "2h",
 	}
 	for _, name := range specVars {
 		row, ok := rows[name]

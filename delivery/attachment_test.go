@@ -81,7 +81,7 @@ func lanURL(path string) func(*fixture) message.Attachment {
 // failed makes the job sent, with a note naming the picture and why.
 func TestSendFailureAfterText(t *testing.T) {
 	f := newFixture(t)
-	j := f.job(alice, 0, message.Message{Text: "At the door", QuickReplies: []string{"Open"},
+	j := f.job(alice, 0, message.Message{Text: "At the door", QuickReplies: []message.QuickReply{{Title: "Open", Payload: "Open"}},
 		Attachment: &message.Attachment{Type: "image", URL: f.lan.URL + "/missing.jpg"}})
 	if retry, err := f.send(t.Context(), j); err != nil || retry {
 		t.Fatalf("Send = %v, %v; want the text sent", retry, err)

@@ -66,8 +66,8 @@ type Job struct {
 	picture *upload
 }
 
-// Clock is what delivery reads time from and waits on; package clock has
-// the system's and a fake one.
+// Clock is what delivery reads time from and waits on: clock.System, or
+// clocktest's in tests.
 type Clock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)

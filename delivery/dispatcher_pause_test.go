@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
 )
@@ -20,7 +20,7 @@ import (
 var names = []string{"alice", "bob", "carol"}
 
 // waitTimers waits until n goroutines wait on c.
-func waitTimers(t *testing.T, c *clock.Fake, n int) {
+func waitTimers(t *testing.T, c *clocktest.Clock, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
@@ -46,7 +46,7 @@ func drain(s *graphtest.Server) int {
 // probe gets through, every queue resumes, in order.
 func TestOutageProbes(t *testing.T) {
 	const perPerson, probes = 3, 5
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	r := newRig(t, delivery.Options{Clock: c}, nil)
 	r.graph.SetOutage(&graphtest.Unavailable)
 	want := map[string][]string{}
@@ -113,7 +113,7 @@ func TestOutageProbes(t *testing.T) {
 // hers alone: bob's messages go meanwhile, without the clock moving, and
 // alice's retry waits for her own backoff, logged with a unit.
 func TestPersonalFailureStaysPersonal(t *testing.T) {
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	r := newRig(t, delivery.Options{Clock: c}, nil)
 	r.graph.FailNext(1, graphtest.Fault{Status: 400, Code: 1200, Type: "OAuthException",
 		Message: "(#1200) Temporary send message failure. Please try again later."})
@@ -171,7 +171,7 @@ func TestLatencyNeverNegative(t *testing.T) {
 // the budget bound, and that Graph's estimated_time_to_regain_access sets
 // the next probe.
 func TestThrottlingProbes(t *testing.T) {
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	r := newRig(t, delivery.Options{Clock: c}, nil)
 	r.graph.SetOutage(&graphtest.Throttled)
 	r.add(time.Now(), "alice", "throttled")

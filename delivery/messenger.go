@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -54,6 +55,19 @@ type Messenger struct {
 	uploads  uploads
 	reach    *reach.Tracker
 	template *graph.Template // nil: no way through a closed window
+	asker    Asker           // nil: nobody listens for answers
+}
+
+// Asker is told when a message offering quick replies reached a person, so
+// that their tap can be understood when it comes back. It must not block.
+type Asker interface {
+	Asked(name, id string, at time.Time, offers []message.QuickReply)
+}
+
+// WithAsker makes the Messenger tell a of every message with quick replies
+// that reached its person.
+func WithAsker(a Asker) MessengerOption {
+	return func(m *Messenger) { m.asker = a }
 }
 
 // MessengerOption configures a Messenger.
@@ -142,11 +156,11 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 		return m.closedWindow(ctx, j, p, nil)
 	}
 	parts := plan(j.Message)
-	notify := graph.Notification(j.Message.Notification.Messenger())
+	notify := notification(j.Message.Notification)
 	for i := len(j.MessageIDs); i < len(parts); i++ {
 		out := graph.Out{Text: parts[i].text}
 		if i == len(parts)-1 {
-			out.QuickReplies = j.Message.QuickReplies // Messenger shows them under the last message only
+			out.QuickReplies = quickReplies(j.Message.QuickReplies) // Messenger shows them under the last message only
 		}
 		if parts[i].attachment {
 			att, retry, err := m.attachment(ctx, j)
@@ -169,6 +183,9 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 		}
 		m.reach.Delivered(j.Recipient)
 		j.MessageIDs = append(j.MessageIDs, id)
+		if len(out.QuickReplies) > 0 && m.asker != nil {
+			m.asker.Asked(j.Recipient, j.Message.ID, time.Now(), j.Message.QuickReplies)
+		}
 		m.prefetch(ctx, j) // the window is open: fetch the picture while the rest goes
 	}
 	return false, nil

@@ -21,7 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
@@ -72,14 +72,14 @@ type fixture struct {
 	lan   *httptest.Server
 	dir   string
 	m     *delivery.Messenger
-	clock *clock.Fake // times the side job's retries
-	hits  sync.Map    // LAN path → *atomic.Int32
+	clock *clocktest.Clock // times the side job's retries
+	hits  sync.Map         // LAN path → *atomic.Int32
 	seq   atomic.Uint64
 }
 
 func newFixture(t *testing.T, psids ...string) *fixture {
 	t.Helper()
-	f := &fixture{graph: graphtest.NewServer(t, pageToken), dir: t.TempDir(), clock: clock.NewFake(time.Now())}
+	f := &fixture{graph: graphtest.NewServer(t, pageToken), dir: t.TempDir(), clock: clocktest.New(time.Now())}
 	for _, p := range append(psids, alice) {
 		f.graph.AddUser(p)
 	}
@@ -106,7 +106,7 @@ func (f *fixture) send(ctx context.Context, j *delivery.Job) (bool, error) {
 
 // sendAside is fixture.send for any Messenger; c may be nil when nothing
 // waits on a clock.
-func sendAside(ctx context.Context, m *delivery.Messenger, j *delivery.Job, c *clock.Fake) (bool, error) {
+func sendAside(ctx context.Context, m *delivery.Messenger, j *delivery.Job, c *clocktest.Clock) (bool, error) {
 	for {
 		retry, err := m.Send(ctx, j)
 		later, ok := errors.AsType[*delivery.Deferred](err)
@@ -204,7 +204,7 @@ func TestSendParts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			tt.msg.QuickReplies = []string{"Open", "Ignore"}
+			tt.msg.QuickReplies = []message.QuickReply{{Title: "Open", Payload: "OPEN"}, {Title: "Ignore", Payload: "Ignore"}}
 			tt.msg.Notification = message.NotifySilent
 			j := f.job(alice, 0, tt.msg)
 			if retry, err := f.send(t.Context(), j); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
@@ -19,7 +19,7 @@ import (
 func TestUsageHoldsSends(t *testing.T) {
 	s := graphtest.NewServer(t, pageToken)
 	s.AddUser(alice)
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	pace := pacer.New(0, pacer.WithClock(c))
 	g, err := graph.New(graph.Config{BaseURL: s.URL, PageToken: pageToken, OnUsage: pace.Observe})
 	if err != nil {

@@ -101,7 +101,7 @@ func (m *Messenger) closedWindow(ctx context.Context, j *Job, p reach.Person, ge
 
 // sendTemplate sends the job's template parts not sent yet.
 func (m *Messenger) sendTemplate(ctx context.Context, j *Job) (retry bool, err error) {
-	notify := graph.Notification(j.Message.Notification.Messenger())
+	notify := notification(j.Message.Notification)
 	for i := len(j.MessageIDs) - j.templateFrom; i < len(j.templateParts); i++ {
 		if err := m.pace.Wait(ctx); err != nil {
 			return true, err // ctx ended: the job is kept for later

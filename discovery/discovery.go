@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/messenger-bridge/messenger-bridge/household"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
@@ -41,6 +42,7 @@ const (
 	platformNotify       = "notify"
 	platformSensor       = "sensor"
 	platformBinarySensor = "binary_sensor"
+	platformEvent        = "event"
 )
 
 // Component ids: the keys of "components" in the payload. Home Assistant
@@ -55,6 +57,7 @@ const (
 	idLastResultPrefix = "last_result_"
 	idReachablePrefix  = "reachable_"
 	idWindowPrefix     = "window_until_"
+	idEventPrefix      = "received_"
 )
 
 // Device describes the bridge as Home Assistant shows it.
@@ -69,6 +72,9 @@ type Device struct {
 	NodeID string
 	// Name is the Facebook Page name; empty means "Messenger".
 	Name string
+	// Receiving announces each person's event entity: what they send to
+	// the Page (RECEIVE is not off).
+	Receiving bool
 	// Version is the bridge's version; SupportURL is the project's URL.
 	// The device has no configuration_url: the bridge has no page a
 	// browser could open.
@@ -119,19 +125,20 @@ type origin struct {
 // component is one entity's configuration. A component holding only its
 // platform is the form Home Assistant documents for removing it.
 type component struct {
-	Platform            string `json:"platform"`
-	Name                string `json:"name,omitempty"`
-	UniqueID            string `json:"unique_id,omitempty"`
-	DefaultEntityID     string `json:"default_entity_id,omitempty"`
-	EntityCategory      string `json:"entity_category,omitempty"`
-	DeviceClass         string `json:"device_class,omitempty"`
-	Icon                string `json:"icon,omitempty"`
-	CommandTopic        string `json:"command_topic,omitempty"`
-	StateTopic          string `json:"state_topic,omitempty"`
-	ValueTemplate       string `json:"value_template,omitempty"`
-	JSONAttributesTopic string `json:"json_attributes_topic,omitempty"`
-	PayloadOn           string `json:"payload_on,omitempty"`
-	PayloadOff          string `json:"payload_off,omitempty"`
+	Platform            string   `json:"platform"`
+	Name                string   `json:"name,omitempty"`
+	UniqueID            string   `json:"unique_id,omitempty"`
+	DefaultEntityID     string   `json:"default_entity_id,omitempty"`
+	EntityCategory      string   `json:"entity_category,omitempty"`
+	DeviceClass         string   `json:"device_class,omitempty"`
+	Icon                string   `json:"icon,omitempty"`
+	CommandTopic        string   `json:"command_topic,omitempty"`
+	StateTopic          string   `json:"state_topic,omitempty"`
+	ValueTemplate       string   `json:"value_template,omitempty"`
+	EventTypes          []string `json:"event_types,omitempty"`
+	JSONAttributesTopic string   `json:"json_attributes_topic,omitempty"`
+	PayloadOn           string   `json:"payload_on,omitempty"`
+	PayloadOff          string   `json:"payload_off,omitempty"`
 	*availability
 	QoS    int   `json:"qos,omitempty"`
 	Retain *bool `json:"retain,omitempty"`
@@ -300,6 +307,22 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			JSONAttributesTopic: tree.Person(e.Name),
 			availability:        avail,
 		}
+		if d.Receiving {
+			// Home Assistant's MQTT event entity reads event_type from the
+			// JSON and ignores retained messages, which the bridge never
+			// sends on this topic.
+			eventID := idEventPrefix + e.Name
+			cmps[eventID] = component{
+				Platform:        platformEvent,
+				Name:            display + " message",
+				UniqueID:        id + "_" + eventID,
+				DefaultEntityID: platformEvent + "." + object + "_message",
+				Icon:            notifyIcon,
+				StateTopic:      tree.Received(e.Name),
+				EventTypes:      receive.EventTypes,
+				availability:    avail,
+			}
+		}
 		windowID := idWindowPrefix + e.Name
 		cmps[windowID] = component{
 			Platform:        platformSensor,
@@ -322,6 +345,8 @@ func platformOf(id string) (string, bool) {
 		return platformBinarySensor, true
 	case id == idTokenExpiry, strings.HasPrefix(id, idLastResultPrefix), strings.HasPrefix(id, idWindowPrefix):
 		return platformSensor, true
+	case strings.HasPrefix(id, idEventPrefix):
+		return platformEvent, true
 	case strings.HasPrefix(id, idNotifyPrefix):
 		return platformNotify, true
 	}

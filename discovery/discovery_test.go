@@ -23,6 +23,7 @@ func testDevice() Device {
 		Name:       "Home Alerts",
 		Version:    "1.2.3",
 		SupportURL: "https://github.com/messenger-bridge/messenger-bridge",
+		Receiving:  true,
 	}
 }
 
@@ -223,6 +224,15 @@ func TestConfigValues(t *testing.T) {
 			"payload_on":            "ON",
 			"payload_off":           "OFF",
 		})
+		want["received_"+p.name] = with(available, map[string]any{
+			"platform":          "event",
+			"name":              p.display + " message",
+			"unique_id":         "messenger_104857600123456_received_" + p.name,
+			"default_entity_id": "event.messenger_" + p.name + "_message",
+			"icon":              "mdi:facebook-messenger",
+			"state_topic":       "messenger/received/" + p.name,
+			"event_types":       []any{"message", "quick_reply", "postback", "reaction"},
+		})
 		want["window_until_"+p.name] = with(available, map[string]any{
 			"platform":          "sensor",
 			"name":              p.display + " messaging window until",
@@ -235,7 +245,7 @@ func TestConfigValues(t *testing.T) {
 	}
 	gotCmps := components(t, got)
 	if len(gotCmps) != len(want) {
-		t.Errorf("got components %v, want %d: a group has no last result, reachable or window sensor", slices.Sorted(maps.Keys(gotCmps)), len(want))
+		t.Errorf("got components %v, want %d: a group has no last result, event, reachable or window entity", slices.Sorted(maps.Keys(gotCmps)), len(want))
 	}
 	for id, w := range want {
 		if !reflect.DeepEqual(gotCmps[id], w) {

@@ -35,7 +35,7 @@ func TestRemovedRecipientIsRemoved(t *testing.T) {
 	removed := Removed(previous, d, after)
 	// A person has a notify entity, a last result sensor and the window's
 	// two entities; a group only the notify entity.
-	if want := []string{"last_result_carol", "notify_carol", "notify_kids", "reachable_carol", "window_until_carol"}; !reflect.DeepEqual(removed, want) {
+	if want := []string{"last_result_carol", "notify_carol", "notify_kids", "reachable_carol", "received_carol", "window_until_carol"}; !reflect.DeepEqual(removed, want) {
 		t.Fatalf("Removed = %q, want %q", removed, want)
 	}
 
@@ -62,7 +62,7 @@ func TestRemovedRecipientIsRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"connection", "last_result_alice", "notify_alice", "notify_family", "page_restricted", "reachable_alice", "token_expiry", "token_problem", "window_until_alice"}
+	want := []string{"connection", "last_result_alice", "notify_alice", "notify_family", "page_restricted", "reachable_alice", "received_alice", "token_expiry", "token_problem", "window_until_alice"}
 	if !reflect.DeepEqual(live, want) {
 		t.Errorf("Components(cleanup) = %q, want %q", live, want)
 	}

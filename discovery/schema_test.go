@@ -78,6 +78,10 @@ var platformKeys = map[string][]string{
 		"device_class", "expire_after", "force_update", "name", "off_delay",
 		"payload_off", "payload_on",
 	}),
+	// event.py, _PLATFORM_SCHEMA_BASE = MQTT_RO_SCHEMA.extend({
+	//   Optional(CONF_DEVICE_CLASS), Optional(CONF_NAME),
+	//   Required(CONF_EVENT_TYPES) }).extend(MQTT_ENTITY_COMMON_SCHEMA.schema)
+	"event": join(entityKeys, roKeys, []string{"device_class", "name", "event_types"}),
 }
 
 // requiredKeys: the platform and its Required(...) topic; unique_id because
@@ -89,6 +93,7 @@ var requiredKeys = map[string][]string{
 	"notify":        {"platform", "unique_id", "name", "default_entity_id", "command_topic"},
 	"sensor":        {"platform", "unique_id", "name", "default_entity_id", "state_topic"},
 	"binary_sensor": {"platform", "unique_id", "name", "default_entity_id", "state_topic"},
+	"event":         {"platform", "unique_id", "name", "default_entity_id", "state_topic", "event_types"},
 }
 
 // deviceDiscoveryKeys: schemas.py, DEVICE_DISCOVERY_SCHEMA =
@@ -171,7 +176,7 @@ func TestConfigMatchesHomeAssistantSchemas(t *testing.T) {
 		platform, _ := c["platform"].(string)
 		allowed, known := platformKeys[platform]
 		if !known {
-			t.Errorf("component %s: platform %q is not notify, sensor or binary_sensor", id, platform)
+			t.Errorf("component %s: platform %q is not notify, sensor, binary_sensor or event", id, platform)
 			continue
 		}
 		checkKeys(t, "component "+id, c, allowed, requiredKeys[platform])
@@ -198,7 +203,7 @@ func TestConfigMatchesHomeAssistantSchemas(t *testing.T) {
 
 		// What automations act on (notify, and whether a person can be
 		// reached) is a primary entity; the rest is diagnostic.
-		primary := platform == "notify" || strings.HasPrefix(id, "reachable_") || strings.HasPrefix(id, "window_until_")
+		primary := platform == "notify" || platform == "event" || strings.HasPrefix(id, "reachable_") || strings.HasPrefix(id, "window_until_")
 		if !primary && c["entity_category"] != "diagnostic" {
 			t.Errorf("component %s: entity_category %v, want diagnostic", id, c["entity_category"])
 		}

@@ -68,8 +68,8 @@ func TestSend(t *testing.T) {
 		{
 			name:   "quick replies",
 			config: func(c *graph.Config) { c.MessagingType = graph.MessagingResponse },
-			out:    graph.Out{Text: "Open the door?", QuickReplies: []string{"Open", "Ignore"}},
-			want:   graphtest.Request{MessagingType: "RESPONSE", Text: "Open the door?", QuickReplies: []string{"Open", "Ignore"}},
+			out:    graph.Out{Text: "Open the door?", QuickReplies: []graph.QuickReply{{Title: "Open", Payload: "OPEN_DOOR"}, {Title: "Ignore"}}},
+			want:   graphtest.Request{MessagingType: "RESPONSE", Text: "Open the door?", QuickReplies: []string{"Open", "Ignore"}, Payloads: []string{"OPEN_DOOR", "Ignore"}},
 		},
 		{
 			name: "silent notification",
@@ -92,9 +92,9 @@ func TestSend(t *testing.T) {
 		},
 		{
 			name: "attachment by URL",
-			out:  graph.Out{Attachment: &graph.Attachment{Type: "image", URL: "https://example.com/snap.jpg"}, QuickReplies: []string{"OK"}},
+			out:  graph.Out{Attachment: &graph.Attachment{Type: "image", URL: "https://example.com/snap.jpg"}, QuickReplies: []graph.QuickReply{{Title: "OK", Payload: "OK"}}},
 			n:    graph.NotifyNone,
-			want: graphtest.Request{MessagingType: "UPDATE", Notification: "NO_PUSH", QuickReplies: []string{"OK"},
+			want: graphtest.Request{MessagingType: "UPDATE", Notification: "NO_PUSH", QuickReplies: []string{"OK"}, Payloads: []string{"OK"},
 				Attachment: &graphtest.AttachmentReq{Type: "image", URL: "https://example.com/snap.jpg"}},
 		},
 	}
@@ -181,7 +181,7 @@ func TestUploadAttachmentStreams(t *testing.T) {
 		t.Fatalf("UploadAttachment: %v", err)
 	}
 	id, err := c.Send(ctx, psid, graph.Out{Attachment: &graph.Attachment{Type: "image", AttachmentID: upload},
-		QuickReplies: []string{"Open", "Ignore"}}, graph.NotifyRegular)
+		QuickReplies: []graph.QuickReply{{Title: "Open"}, {Title: "Ignore"}}}, graph.NotifyRegular)
 	if err != nil {
 		t.Fatalf("Send by attachment_id: %v", err)
 	}

@@ -231,6 +231,13 @@ func need(field, value string) error {
 // appsecret_proof, and decodes the JSON answer into out. It returns an
 // *Error for an error answer and a *transportError when no answer came.
 func (c *Client) do(ctx context.Context, method, path, query, contentType string, body io.Reader, out answer) error {
+	_, err := c.exchange(ctx, method, path, query, contentType, body, out)
+	return err
+}
+
+// exchange is do, returning also the answer's headers (nil when no answer
+// came).
+func (c *Client) exchange(ctx context.Context, method, path, query, contentType string, body io.Reader, out answer) (http.Header, error) {
 	path = "/" + c.version + path
 	if c.proof != "" {
 		query = strings.TrimPrefix(query+"&"+c.proof, "&")
@@ -242,7 +249,7 @@ func (c *Client) do(ctx context.Context, method, path, query, contentType string
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, method, c.base+path+query, body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
@@ -251,14 +258,14 @@ func (c *Client) do(ctx context.Context, method, path, query, contentType string
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.noAnswer(ctx, method+" "+path, err)
+		return nil, c.noAnswer(ctx, method+" "+path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
-		return c.noAnswer(ctx, method+" "+path, err)
+		return resp.Header, c.noAnswer(ctx, method+" "+path, err)
 	}
-	return c.decode(resp, data, out)
+	return resp.Header, c.decode(resp, data, out)
 }
 
 // noAnswer describes a call that got no answer. It drops the *url.Error
@@ -297,7 +304,7 @@ func (c *Client) decode(resp *http.Response, data []byte, out answer) error {
 		}
 		return out.check()
 	}
-	e := &Error{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Regain: usage.Regain}
+	e := &Error{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Regain: usage.RegainIn}
 	if a := reply.Error; a != nil {
 		e.Code, e.Subcode, e.Type, e.FBTraceID, e.Transient = a.Code, a.Subcode, a.Type, a.FBTraceID, a.Transient
 		e.Message = c.redact.Replace(a.Message)

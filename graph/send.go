@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,9 +19,8 @@ import (
 type Out struct {
 	Text       string
 	Attachment *Attachment
-	// QuickReplies are sent as content_type "text" buttons whose title and
-	// payload are both the string.
-	QuickReplies []string
+	// QuickReplies are sent as content_type "text" buttons.
+	QuickReplies []QuickReply
 }
 
 // Attachment is an attachment Facebook fetches from a public URL, or one
@@ -30,6 +30,12 @@ type Attachment struct {
 	Type         string // "image", "video", "audio" or "file"
 	URL          string
 	AttachmentID string
+}
+
+// QuickReply is a text quick reply: the button's title, and the payload a
+// tap sends back in a webhook event.
+type QuickReply struct {
+	Title, Payload string
 }
 
 // Notification is the Send API notification_type; "" leaves it out, so the
@@ -230,14 +236,15 @@ func checkType(t string) error {
 	return fmt.Errorf("graph: attachment type %q is not image, video, audio or file", t)
 }
 
-// buttons renders quick replies as text buttons whose payload is the title.
-func buttons(titles []string) []quickReply {
-	if len(titles) == 0 {
+// buttons renders quick replies as text buttons; a reply without a payload
+// sends its title.
+func buttons(replies []QuickReply) []quickReply {
+	if len(replies) == 0 {
 		return nil
 	}
-	qr := make([]quickReply, len(titles))
-	for i, t := range titles {
-		qr[i] = quickReply{ContentType: "text", Title: t, Payload: t}
+	qr := make([]quickReply, len(replies))
+	for i, r := range replies {
+		qr[i] = quickReply{ContentType: "text", Title: r.Title, Payload: cmp.Or(r.Payload, r.Title)}
 	}
 	return qr
 }

@@ -103,7 +103,7 @@ func TestUsage(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []graph.Usage{{Percent: 80}, {Percent: 104, Regain: 19 * time.Minute}}
+	want := []graph.Usage{{Percent: 80}, {Percent: 104, RegainIn: 19 * time.Minute}}
 	if len(seen) != len(want) || seen[0] != want[0] || seen[1] != want[1] {
 		t.Errorf("OnUsage saw %+v, want %+v", seen, want)
 	}

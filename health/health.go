@@ -93,7 +93,7 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, errorLog *log.Lo
 
 	select {
 	case err := <-served:
-		return fmt.Errorf("serving health on %s: %w", l.Addr(), err)
+		return fmt.Errorf("serving HTTP on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
 	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
@@ -104,7 +104,7 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, errorLog *log.Lo
 		srv.Close()
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving health on %s: %w", l.Addr(), err)
+		return fmt.Errorf("serving HTTP on %s: %w", l.Addr(), err)
 	}
 	return nil
 }

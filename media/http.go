@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
+
+	"github.com/messenger-bridge/messenger-bridge/message"
 )
 
 // maxRedirects is how many redirects one fetch follows.
@@ -23,9 +24,6 @@ const maxRedirects = 5
 // config/www folder at /local/, and the media folders (media_dirs) at
 // /media/<dir>/<path> (media_source's LocalMediaView).
 var tokenPaths = []string{"/api/camera_proxy/", "/api/image_proxy/", "/local/", "/media/"}
-
-// entityID matches the Home Assistant entities whose picture Open fetches.
-var entityID = regexp.MustCompile(`^(camera|image)\.[a-z0-9_]+$`)
 
 // openURL fetches raw: an http or https URL, or a path on Home Assistant.
 func (f *Fetcher) openURL(ctx context.Context, raw, noun string) (source, error) {
@@ -49,7 +47,7 @@ func (f *Fetcher) openURL(ctx context.Context, raw, noun string) (source, error)
 
 // openCamera fetches the current picture of a camera or image entity.
 func (f *Fetcher) openCamera(ctx context.Context, entity string) (source, error) {
-	if !entityID.MatchString(entity) {
+	if !message.PictureEntity(entity) {
 		return source{}, refuse("camera %q is not a camera.* or image.* entity id", entity)
 	}
 	what := "camera " + entity

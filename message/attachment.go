@@ -22,12 +22,18 @@ func (d *decoder) camera(v value) *Attachment {
 	if id == "" {
 		return nil
 	}
-	domain, objectID, _ := strings.Cut(id, ".")
-	if domain != "camera" && domain != "image" || !validObjectID(objectID) {
+	if !PictureEntity(id) {
 		d.fail(v.field, "must be a camera or image entity id such as camera.front_door, got %s", brief(id))
 		return nil
 	}
 	return &Attachment{Camera: id}
+}
+
+// PictureEntity reports whether id is a Home Assistant entity whose current
+// picture a message may attach: a camera.* or image.* entity id.
+func PictureEntity(id string) bool {
+	domain, objectID, _ := strings.Cut(id, ".")
+	return (domain == "camera" || domain == "image") && validObjectID(objectID)
 }
 
 // validObjectID reports whether s can follow the domain in a Home Assistant

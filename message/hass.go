@@ -14,7 +14,7 @@ import "strings"
 type haData struct {
 	text       string
 	attachment *Attachment
-	replies    []string
+	replies    []QuickReply
 }
 
 // homeAssistant reads "data". Keys that Messenger would take but the bridge
@@ -55,23 +55,17 @@ func (d *decoder) haAttachment(v value) *Attachment {
 }
 
 // haQuickReplies reads Send API quick replies,
-// [{"content_type": "text", "title": "Open", "payload": "OPEN"}], keeping
-// only their titles, as Message holds no payloads.
-func (d *decoder) haQuickReplies(v value) []string {
-	items := d.list(v)
-	d.replyCount(v, len(items))
-	var titles []string
-	for _, item := range items {
-		o, ok := d.obj(item)
-		if !ok {
-			return nil
-		}
-		d.note(o, "content_type", "title", "payload", "image_url")
+// [{"content_type": "text", "title": "Open", "payload": "OPEN"}].
+func (d *decoder) haQuickReplies(v value) []QuickReply {
+	var replies []QuickReply
+	for _, o := range d.replyObjects(v, "content_type", "title", "payload", "image_url") {
 		if ct := o.get("content_type"); d.str(ct) != "text" && ct.kind() != "" {
 			d.fail(ct.field, `must be "text"; the bridge sends only text quick replies`)
 		}
 		title := o.get("title")
-		titles = append(titles, d.replyTitle(title, d.str(title)))
+		q := QuickReply{Title: d.replyTitle(title, d.str(title))}
+		q.Payload = d.replyPayload(o.get("payload"), q.Title)
+		replies = append(replies, q)
 	}
-	return titles
+	return d.distinct(v, replies)
 }

@@ -15,8 +15,9 @@ type Message struct {
 	Targets []string `json:"targets,omitempty"`
 	// Attachment is at most one image, video, audio clip or file.
 	Attachment *Attachment `json:"attachment,omitempty"`
-	// QuickReplies are short answers offered as buttons.
-	QuickReplies []string `json:"quick_replies,omitempty"`
+	// QuickReplies are short answers offered as buttons, with distinct
+	// titles.
+	QuickReplies []QuickReply `json:"quick_replies,omitempty"`
 	// Notification is "", "regular", "silent" or "none".
 	Notification Notification `json:"notification,omitempty"`
 	// Unknown lists the payload keys Parse ignored, as paths such as

@@ -2,21 +2,6 @@ package message
 
 import "strings"
 
-// Messenger returns the Send API's notification_type for n: "REGULAR",
-// "SILENT_PUSH" or "NO_PUSH", or "" for NotifyDefault and any unknown
-// value, which leaves Messenger's default in place.
-func (n Notification) Messenger() string {
-	switch n {
-	case NotifyRegular:
-		return "REGULAR"
-	case NotifySilent:
-		return "SILENT_PUSH"
-	case NotifyNone:
-		return "NO_PUSH"
-	}
-	return ""
-}
-
 // notification reads "notification" in any letter case. Messenger's own
 // names are accepted too, for users who know them.
 func (d *decoder) notification(v value) Notification {

@@ -57,7 +57,7 @@ func (e *InputError) Error() string {
 // topKeys are the keys of a structured payload that Parse reads.
 var topKeys = []string{
 	"message", "text", "title", "target", "image", "camera", "file",
-	"attachment", "quick_replies", "notification", "id", "data",
+	"attachment", "quick_replies", "actions", "notification", "id", "data",
 }
 
 // Parse reads one MQTT payload as SPEC.md section 3 describes.
@@ -146,6 +146,12 @@ func parseObject(top object) (Message, error) {
 	m.Title = strings.TrimSpace(d.str(top.get("title")))
 	m.Notification = d.notification(top.get("notification"))
 	replies := d.quickReplies(top.get("quick_replies"))
+	if acts := d.actions(top.get("actions")); acts != nil {
+		if replies != nil {
+			d.fail("", `give "quick_replies" or "actions", not both`)
+		}
+		replies = acts
+	}
 	sources := []source{
 		{"image", d.image(top.get("image"))},
 		{"camera", d.camera(top.get("camera"))},
@@ -271,18 +277,6 @@ func (d *decoder) targets(v value) []string {
 		return nil
 	}
 	return names
-}
-
-// quickReplies reads an array of quick reply titles; it returns nil when
-// none are given.
-func (d *decoder) quickReplies(v value) []string {
-	items := d.list(v)
-	d.replyCount(v, len(items))
-	var titles []string
-	for _, item := range items {
-		titles = append(titles, d.replyTitle(item, d.str(item)))
-	}
-	return titles
 }
 
 func (d *decoder) replyCount(v value, n int) {

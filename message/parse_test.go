@@ -2,6 +2,7 @@ package message
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,24 @@ import (
 // quoted returns the JSON array of n copies of s.
 func quoted(s string, n int) string {
 	return `[` + strings.TrimSuffix(strings.Repeat(`"`+s+`",`, n), ",") + `]`
+}
+
+// numbered returns a JSON array of n distinct titles s1, s2, …
+func numbered(s string, n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf("%q", fmt.Sprint(s, i+1))
+	}
+	return "[" + strings.Join(items, ",") + "]"
+}
+
+// titles returns quick replies whose payloads are their titles.
+func titles(ts ...string) []QuickReply {
+	q := make([]QuickReply, len(ts))
+	for i, t := range ts {
+		q[i] = QuickReply{Title: t, Payload: t}
+	}
+	return q
 }
 
 func TestParse(t *testing.T) {
@@ -39,7 +58,7 @@ func TestParse(t *testing.T) {
 				ID: "door-1", Text: "Someone is at the front door", Title: "Doorbell",
 				Targets:      []string{"alice", "family"},
 				Attachment:   &Attachment{URL: "http://ha.local:8123/local/snap.jpg"},
-				QuickReplies: []string{"Open", "Ignore"}, Notification: NotifySilent,
+				QuickReplies: titles("Open", "Ignore"), Notification: NotifySilent,
 			}},
 		{"one target", `{"message": "x", "target": "bob_2-x"}`, Message{Text: "x", Targets: []string{"bob_2-x"}}},
 		{"target of 64 characters", `{"message": "x", "target": "` + strings.Repeat("a", 64) + `"}`,
@@ -76,12 +95,16 @@ func TestParse(t *testing.T) {
 			Message{Attachment: &Attachment{Data: []byte("hi"), ContentType: "image/png"}}},
 		{"content_type beats data URL", `{"attachment": {"data": "data:image/png;base64,aGk=", "content_type": "image/gif"}}`,
 			Message{Attachment: &Attachment{Data: []byte("hi"), ContentType: "image/gif"}}},
-		{"13 quick replies", `{"message": "x", "quick_replies": ` + quoted("a", 13) + `}`,
-			Message{Text: "x", QuickReplies: strings.Split(strings.Repeat("a", 13), "")}},
+		{"13 quick replies", `{"message": "x", "quick_replies": ` + numbered("a", 13) + `}`,
+			Message{Text: "x", QuickReplies: titles("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13")}},
+		{"quick replies with payloads", `{"message": "x", "quick_replies": [{"title": "Open", "payload": "OPEN_GARAGE"}, "Ignore", {"title": "Later"}]}`,
+			Message{Text: "x", QuickReplies: []QuickReply{{Title: "Open", Payload: "OPEN_GARAGE"}, {Title: "Ignore", Payload: "Ignore"}, {Title: "Later", Payload: "Later"}}}},
+		{"companion-app actions", `{"message": "Doorbell", "actions": [{"action": "OPEN_DOOR", "title": "Open"}, {"action": "IGNORE", "title": "Ignore", "uri": "x"}]}`,
+			Message{Text: "Doorbell", QuickReplies: []QuickReply{{Title: "Open", Payload: "OPEN_DOOR", Action: true}, {Title: "Ignore", Payload: "IGNORE", Action: true}}}},
 		{"quick reply of 20 characters", `{"message": "x", "quick_replies": ["` + strings.Repeat("ж", 20) + `"]}`,
-			Message{Text: "x", QuickReplies: []string{strings.Repeat("ж", 20)}}},
+			Message{Text: "x", QuickReplies: titles(strings.Repeat("ж", 20))}},
 		{"quick reply of 10 emoji", `{"message": "x", "quick_replies": ["` + strings.Repeat("🚪", 10) + `"]}`,
-			Message{Text: "x", QuickReplies: []string{strings.Repeat("🚪", 10)}}},
+			Message{Text: "x", QuickReplies: titles(strings.Repeat("🚪", 10))}},
 		{"unknown keys", `{"message": "x", "priority": 1, "color": "red", "attachment": {"url": "/a", "size": 3}}`,
 			Message{Text: "x", Attachment: &Attachment{URL: "/a"}, Unknown: []string{"attachment.size", "color", "priority"}}},
 
@@ -94,7 +117,7 @@ func TestParse(t *testing.T) {
 		{"data text overrides", `{"message": "a", "data": {"text": "b"}}`, Message{Text: "b"}},
 		{"data quick replies", `{"message": "Pick", "data": {"quick_replies": [
 			{"content_type": "text", "title": "Red", "payload": "R", "image_url": "https://x.test/r.png"},
-			{"title": "Green"}]}}`, Message{Text: "Pick", QuickReplies: []string{"Red", "Green"}}},
+			{"title": "Green"}]}}`, Message{Text: "Pick", QuickReplies: []QuickReply{{Title: "Red", Payload: "R"}, {Title: "Green", Payload: "Green"}}}},
 		{"data unknown keys", `{"message": "x", "data": {"metadata": "m",
 			"attachment": {"payload": {"url": "https://x.test/", "extra": 1}, "more": 2}}}`,
 			Message{Text: "x", Attachment: &Attachment{PublicURL: "https://x.test/"},
@@ -130,7 +153,7 @@ func TestMessageJSONRoundTrip(t *testing.T) {
 			Type: "image", URL: "/local/a.jpg", PublicURL: "https://x.test/a.jpg", Camera: "camera.door",
 			File: "/media/a.jpg", Data: []byte{0, 1, 2, 0xff}, Filename: "a.jpg", ContentType: "image/jpeg",
 		},
-		QuickReplies: []string{"Open", "Ignore"},
+		QuickReplies: titles("Open", "Ignore"),
 		Notification: NotifySilent,
 	}
 	stored, err := json.Marshal(want)

@@ -47,24 +47,6 @@ func TestBoldTitleNeverStraddlesParts(t *testing.T) {
 	}
 }
 
-func TestNotificationMessenger(t *testing.T) {
-	tests := []struct {
-		n    Notification
-		want string
-	}{
-		{NotifyDefault, ""},
-		{NotifyRegular, "REGULAR"},
-		{NotifySilent, "SILENT_PUSH"},
-		{NotifyNone, "NO_PUSH"},
-		{"loud", ""},
-	}
-	for _, tt := range tests {
-		if got := tt.n.Messenger(); got != tt.want {
-			t.Errorf("Notification(%q).Messenger() = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
 const family = "👨\u200d👩\u200d👧" // 8 UTF-16 units: three emoji, two joiners
 
 func TestSplit(t *testing.T) {

@@ -6,6 +6,7 @@ package mqtttest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
@@ -31,25 +31,38 @@ const startTimeout = 15 * time.Second
 
 // Broker is a running broker listening on a loopback port.
 type Broker struct {
-	URL  string // tcp://127.0.0.1:port
-	Kind string // "mosquitto" or "mochi"
+	URL    string // tcp://127.0.0.1:port, or ssl:// WithTLS
+	Kind   string // "mosquitto" or "mochi"
+	CAFile string // the certificate authority's PEM WithTLS
 
 	tb   testing.TB
 	addr string
 	dir  string
+	tls  bool
+	ws   bool
 
-	mu   sync.Mutex
-	stop func()
+	mu             sync.Mutex
+	stop           func()
+	user, password string // guarded by mu; empty: anyone is let in
 }
 
 // Start runs a broker until the test ends.
-func Start(tb testing.TB) *Broker {
+func Start(tb testing.TB, opts ...Option) *Broker {
 	tb.Helper()
 	b := &Broker{tb: tb, addr: freeAddr(tb), dir: tb.TempDir(), Kind: "mochi"}
 	if os.Getenv(EnvBroker) == "mosquitto" {
 		b.Kind = "mosquitto"
 	}
+	for _, o := range opts {
+		o(b)
+	}
 	b.URL = "tcp://" + b.addr
+	switch {
+	case b.tls:
+		b.URL = "ssl://" + b.addr
+	case b.ws:
+		b.URL, b.Kind = "ws://"+b.addr, "mochi"
+	}
 	b.start()
 	tb.Cleanup(b.Stop)
 	return b
@@ -87,16 +100,26 @@ func (b *Broker) start() {
 
 func (b *Broker) startMochi() {
 	srv := mochi.New(&mochi.Options{Logger: quietLogger})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := b.mochiAuth(srv); err != nil {
 		b.tb.Fatal(err)
 	}
 	// The test owns the listener, so that Stop can close it first: the port is
-	// free for Restart, and no client attaches while mochi closes.
-	l, err := net.Listen("tcp", b.addr)
-	if err != nil {
-		b.tb.Fatal(err)
+	// free for Restart, and no client attaches while mochi closes. mochi's
+	// websocket listener opens its own.
+	var l net.Listener
+	var listener listeners.Listener = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: b.addr})
+	if !b.ws {
+		var err error
+		if l, err = net.Listen("tcp", b.addr); err != nil {
+			b.tb.Fatal(err)
+		}
+		served := l
+		if b.tls {
+			served = tls.NewListener(l, b.mochiTLS())
+		}
+		listener = listeners.NewNet("tcp", served)
 	}
-	if err := srv.AddListener(listeners.NewNet("tcp", l)); err != nil {
+	if err := srv.AddListener(listener); err != nil {
 		b.tb.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {
@@ -104,7 +127,9 @@ func (b *Broker) startMochi() {
 	}
 	b.mu.Lock()
 	b.stop = func() {
-		l.Close()
+		if l != nil {
+			l.Close()
+		}
 		// mochi v2.7.9's Close can deadlock when a client comes or goes at
 		// that moment (Clients.GetByListener takes its read lock twice).
 		// The port is already free; a stuck Close only leaks a goroutine.
@@ -127,20 +152,14 @@ func (b *Broker) startMosquitto() {
 	conf := filepath.Join(b.dir, "mosquitto.conf")
 	// "user root" keeps a Mosquitto started by root (as CI runs) from
 	// switching to its own user, which could not write to the test's folder.
-	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 0\nuser root\n", port, b.dir)
+	text := fmt.Sprintf("listener %s 127.0.0.1\n%s%spersistence true\npersistence_location %s/\nautosave_interval 0\nuser root\n",
+		port, b.mosquittoTLS(), b.mosquittoAuth(), b.dir)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		b.tb.Fatal(err)
 	}
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, e := os.Stat(p); e == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		b.tb.Fatalf("%s=mosquitto but no mosquitto binary: %v", EnvBroker, err)
+	bin := mosquittoTool("mosquitto")
+	if !fileExists(bin) {
+		b.tb.Fatalf("%s=mosquitto but no mosquitto binary in PATH or /usr/sbin", EnvBroker)
 	}
 	cmd := exec.Command(bin, "-c", conf)
 	// Mosquitto's log is shown only when the test fails, so it does not mix

@@ -44,6 +44,12 @@ func (b *Broker) Connect(tb testing.TB) *Client {
 		// A connection attempt that reaches a broker while it stops never gets
 		// its CONNACK; give up on it soon and try again.
 		SetConnectTimeout(time.Second)
+	if user, password := b.credentials(); user != "" {
+		opts.SetUsername(user).SetPassword(password)
+	}
+	if t := b.ClientTLS(); t != nil {
+		opts.SetTLSConfig(t)
+	}
 	cl := &Client{tb: tb, subs: make(map[string]mqtt.MessageHandler)}
 	opts.SetOnConnectHandler(cl.resubscribe)
 	cl.c = mqtt.NewClient(opts)

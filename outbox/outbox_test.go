@@ -110,7 +110,7 @@ func TestRoundTripAcrossRestart(t *testing.T) {
 			Attachment: &message.Attachment{
 				Type: "image", Data: []byte{0xff, 0xd8, 0x00}, Filename: "door.jpg", ContentType: "image/jpeg",
 			},
-			QuickReplies: []string{"Open", "Ignore"},
+			QuickReplies: []message.QuickReply{{Title: "Open", Payload: "OPEN"}, {Title: "Ignore", Payload: "Ignore"}},
 			Notification: message.NotifySilent,
 		},
 	}}}

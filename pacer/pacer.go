@@ -38,7 +38,8 @@ const stretchBase = 50 * time.Millisecond
 // its answers; a reading older than this says little of the present.
 const usageMemory = time.Minute
 
-// Clock is what a Pacer reads time from; see package clock.
+// Clock is what a Pacer reads time from: clock.System, or clocktest's in
+// tests.
 type Clock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
@@ -143,10 +144,10 @@ func (p *Pacer) Observe(u graph.Usage) {
 	defer p.mu.Unlock()
 	now := p.clock.Now()
 	p.usage, p.seen = u, now
-	if u.Percent >= HoldFrom && u.Regain > 0 {
-		if until := now.Add(u.Regain); until.After(p.hold) {
+	if u.Percent >= HoldFrom && u.RegainIn > 0 {
+		if until := now.Add(u.RegainIn); until.After(p.hold) {
 			p.hold = until
-			p.log.Warn().Int("usage_percent", u.Percent).Str("regain_in", u.Regain.String()).
+			p.log.Warn().Int("usage_percent", u.Percent).Str("regain_in", u.RegainIn.String()).
 				Msg("Graph reports the call budget all but spent; every Graph call waits until it is regained")
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/messenger-bridge/messenger-bridge/clock"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/pacer"
 )
@@ -34,7 +34,7 @@ func expectTurn(t *testing.T, done <-chan error) {
 }
 
 // expectWaiting fails t unless the Wait behind done waits on c.
-func expectWaiting(t *testing.T, c *clock.Fake, done <-chan error) {
+func expectWaiting(t *testing.T, c *clocktest.Clock, done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
@@ -49,7 +49,7 @@ func expectWaiting(t *testing.T, c *clock.Fake, done <-chan error) {
 }
 
 func TestRate(t *testing.T) {
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	p := pacer.New(10, pacer.WithClock(c))
 	expectTurn(t, waitAsync(t.Context(), p)) // the first turn is at once
 	done := waitAsync(t.Context(), p)
@@ -61,7 +61,7 @@ func TestRate(t *testing.T) {
 }
 
 func TestNoLimit(t *testing.T) {
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	p := pacer.New(0, pacer.WithClock(c))
 	for range 100 {
 		expectTurn(t, waitAsync(t.Context(), p))
@@ -91,7 +91,7 @@ func TestUsageStretches(t *testing.T) {
 		{0, 90, 50 * time.Millisecond * 25 / 10},
 	}
 	for _, tt := range tests {
-		c := clock.NewFake(time.Now())
+		c := clocktest.New(time.Now())
 		p := pacer.New(tt.perSecond, pacer.WithClock(c))
 		p.Observe(graph.Usage{Percent: tt.percent})
 		if got := p.Interval(); got != tt.want {
@@ -111,12 +111,12 @@ func TestUsageStretches(t *testing.T) {
 // TestRegainHolds checks that from 95 % Graph's estimated time to regain
 // access holds every turn until it has passed.
 func TestRegainHolds(t *testing.T) {
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	p := pacer.New(0, pacer.WithClock(c))
-	p.Observe(graph.Usage{Percent: 90, Regain: time.Minute}) // below HoldFrom: no hold
+	p.Observe(graph.Usage{Percent: 90, RegainIn: time.Minute}) // below HoldFrom: no hold
 	expectTurn(t, waitAsync(t.Context(), p))
 	c.Advance(time.Second)
-	p.Observe(graph.Usage{Percent: 97, Regain: 19 * time.Minute})
+	p.Observe(graph.Usage{Percent: 97, RegainIn: 19 * time.Minute})
 	done := waitAsync(t.Context(), p)
 	expectWaiting(t, c, done)
 	if d := c.AdvanceToNext(); d != 19*time.Minute {
@@ -126,7 +126,7 @@ func TestRegainHolds(t *testing.T) {
 }
 
 func TestWaitEndsWithContext(t *testing.T) {
-	c := clock.NewFake(time.Now())
+	c := clocktest.New(time.Now())
 	p := pacer.New(1, pacer.WithClock(c))
 	expectTurn(t, waitAsync(t.Context(), p))
 	ctx, cancel := context.WithCancel(t.Context())

@@ -90,6 +90,14 @@ func (t Tree) Restricted() string { return t.Base + "/bridge/restricted" }
 // window: window_until, last_received and reachable.
 func (t Tree) Person(name string) string { return t.Base + "/person/" + name }
 
+// Received is where what name sent to the Page is published, not
+// retained (SPEC §6).
+func (t Tree) Received(name string) string { return t.Base + "/received/" + name }
+
+// UnknownSender is where a message from someone not in RECIPIENTS is
+// published: never an event, never a command.
+func (t Tree) UnknownSender() string { return t.Base + "/bridge/unknown_sender" }
+
 // HomeAssistantStatus is Home Assistant's birth and last-will topic.
 func (t Tree) HomeAssistantStatus() string { return t.DiscoveryPrefix + "/status" }
 

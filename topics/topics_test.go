@@ -20,6 +20,8 @@ func TestTree(t *testing.T) {
 		{tree.TokenExpires(), "home/messenger/bridge/token/expires"},
 		{tree.Restricted(), "home/messenger/bridge/restricted"},
 		{tree.Person("bob"), "home/messenger/person/bob"},
+		{tree.Received("bob"), "home/messenger/received/bob"},
+		{tree.UnknownSender(), "home/messenger/bridge/unknown_sender"},
 		{tree.HomeAssistantStatus(), "ha/status"},
 		{Flag(true), "ON"},
 		{Flag(false), "OFF"},

@@ -120,6 +120,9 @@ func TestEnvironmentFromDefaults(t *testing.T) {
 		// refuses ACCOUNT_UPDATE and the other retired tags since 2026-04-27.
 		"FB_MESSAGING_TYPE":        "UPDATE",
 		"FB_UTILITY_TEMPLATE_LANG": "en_US",
+		"RECEIVE":                  "poll",
+		"POLL_INTERVAL":            "15s",
+		"WINDOW_KEEPALIVE":         "2h",
 		"MQTT_URL":                 "tcp://core-mosquitto:1883",
 		"MQTT_USERNAME":            "addons",
 		"MQTT_PASSWORD":            servicePassword,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/logtest"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 )
 
@@ -164,7 +164,7 @@ func accepted(g *graphtest.Server) map[string][]string {
 // bridgeProcess is the bridge running as a child process.
 type bridgeProcess struct {
 	cmd    *exec.Cmd
-	logs   *bytes.Buffer // stderr; read only once the process has exited
+	logs   *logtest.Buffer // stderr
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
 }
@@ -173,7 +173,7 @@ type bridgeProcess struct {
 // It is killed when the test ends, if still running.
 func startBridge(t *testing.T, env []string) *bridgeProcess {
 	t.Helper()
-	p := &bridgeProcess{logs: new(bytes.Buffer), exited: make(chan struct{})}
+	p := &bridgeProcess{logs: new(logtest.Buffer), exited: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestKillDuringBurst$")
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.logs

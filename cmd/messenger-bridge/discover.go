@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,9 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
-	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/household"
 )
@@ -123,7 +119,7 @@ func slugs(people []graph.Person) []string {
 	names := make([]string, len(people))
 	used := make(map[string]bool, len(people))
 	for i, p := range people {
-		base := slug(p.Name)
+		base := household.Slug(p.Name)
 		name := base
 		for n := 2; used[name]; n++ {
 			suffix := "_" + strconv.Itoa(n)
@@ -135,165 +131,7 @@ func slugs(people []graph.Person) []string {
 	return names
 }
 
-// slug turns a person's name into a recipient name config.ValidName
-// accepts: lower case, common Latin letters with diacritics folded to plain
-// ones, each run of other characters than a-z, 0-9, _ and - made one _,
-// with none at either end, and at most household.MaxNameLen long. A name with
-// nothing left is "person".
-func slug(name string) string {
-	var b strings.Builder
-	for _, r := range latinFold.Replace(strings.ToLower(name)) {
-		switch {
-		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		case !strings.HasSuffix(b.String(), "_"):
-			b.WriteByte('_')
-		}
-	}
-	s := strings.Trim(b.String(), "_-")
-	s = strings.TrimRight(s[:min(len(s), household.MaxNameLen)], "_-")
-	if s == "" {
-		return "person"
-	}
-	return s
-}
-
-// latinFold spells the lower-case letters of Europe's Latin alphabets with
-// a-z, so that Zoë is zoe and Straße strasse rather than zo_ and stra_e.
-var latinFold = strings.NewReplacer(
-	"à", "a", "á", "a", "â", "a", "ã", "a", "ä", "a", "å", "a", "ą", "a", "ă", "a", "æ", "ae",
-	"ç", "c", "ć", "c", "č", "c", "ď", "d", "đ", "d", "ð", "d",
-	"è", "e", "é", "e", "ê", "e", "ë", "e", "ę", "e", "ě", "e",
-	"ì", "i", "í", "i", "î", "i", "ï", "i", "ı", "i", "ł", "l", "ľ", "l",
-	"ñ", "n", "ń", "n", "ň", "n", "ò", "o", "ó", "o", "ô", "o", "õ", "o", "ö", "o", "ø", "o", "ő", "o", "œ", "oe",
-	"ř", "r", "ś", "s", "š", "s", "ş", "s", "ș", "s", "ß", "ss", "ť", "t", "ţ", "t", "ț", "t", "þ", "th",
-	"ù", "u", "ú", "u", "û", "u", "ü", "u", "ů", "u", "ű", "u", "ý", "y", "ÿ", "y", "ź", "z", "ż", "z", "ž", "z",
-)
-
 // The parts below are shared by the setup commands: discover, token, send.
-
-// graphEnv is what the setup commands read of the configuration: the FB_
-// variables of the service, each optional here, and nothing else, so that
-// a command does not ask for RECIPIENTS or MQTT settings it has no use for.
-type graphEnv struct {
-	PageToken     config.Secret `envconfig:"FB_PAGE_TOKEN"`
-	PageTokenFile string        `envconfig:"FB_PAGE_TOKEN_FILE"`
-	AppSecret     config.Secret `envconfig:"FB_APP_SECRET"`
-	AppSecretFile string        `envconfig:"FB_APP_SECRET_FILE"`
-	AppID         string        `envconfig:"FB_APP_ID"`
-	GraphURL      string        `envconfig:"FB_GRAPH_URL"`     // graph.New defaults it
-	GraphVersion  string        `envconfig:"FB_GRAPH_VERSION"` // graph.New defaults it
-	// UserToken is read by token exchange only; it is not the service's.
-	UserToken config.Secret `envconfig:"FB_USER_TOKEN"`
-}
-
-// loadGraphEnv reads graphEnv from the environment, with the secrets given
-// in _FILE variables, as config.Load reads them.
-func loadGraphEnv() (*graphEnv, error) {
-	var e graphEnv
-	if err := envconfig.Process("", &e); err != nil {
-		return nil, err
-	}
-	for _, s := range []struct {
-		name   string
-		secret *config.Secret
-		path   string
-	}{
-		{"FB_PAGE_TOKEN", &e.PageToken, e.PageTokenFile},
-		{"FB_APP_SECRET", &e.AppSecret, e.AppSecretFile},
-	} {
-		if err := config.LoadSecret(s.name, s.secret, s.path, false); err != nil {
-			return nil, err
-		}
-	}
-	return &e, nil
-}
-
-// loadPageEnv is loadGraphEnv for a command that needs the page token,
-// with a client for its page.
-func loadPageEnv() (*graphEnv, *graph.Client, error) {
-	e, err := loadGraphEnv()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !e.PageToken.IsSet() {
-		return nil, nil, &config.Error{Var: "FB_PAGE_TOKEN", Problem: "required (set it or FB_PAGE_TOKEN_FILE); messenger-bridge token exchange makes one"}
-	}
-	g, err := graph.New(e.graphConfig())
-	return e, g, err
-}
-
-// graphConfig is the part of graph.Config the environment gives.
-func (e *graphEnv) graphConfig() graph.Config {
-	return graph.Config{BaseURL: e.GraphURL, Version: e.GraphVersion, PageToken: e.PageToken.Reveal(), AppSecret: e.AppSecret.Reveal()}
-}
-
-// parseFlags parses args, in which flags may follow positional arguments,
-// and returns the positional ones. When the command should stop instead, it
-// returns false with the exit status: 0 after -h, which prints usage and
-// the flags to stdout, 2 after a mistake, explained on stderr.
-func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
-	fs.SetOutput(io.Discard) // usage is printed below, to the right writer
-	var pos []string
-	for {
-		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(fs, usage, stdout)
-			return nil, exitOK, false
-		}
-		if err != nil {
-			return nil, usageError(fs, usage, stderr, err), false
-		}
-		rest := fs.Args()
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" || len(rest) == 0 {
-			return append(pos, rest...), exitOK, true
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-}
-
-// parseNoArgs is parseFlags for a command that takes flags only.
-func parseNoArgs(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) (int, bool) {
-	pos, code, ok := parseFlags(fs, usage, args, stdout, stderr)
-	switch {
-	case !ok:
-		return code, false
-	case len(pos) > 0:
-		return usageError(fs, usage, stderr, fmt.Errorf("unexpected argument %q", pos[0])), false
-	}
-	return exitOK, true
-}
-
-func printUsage(fs *flag.FlagSet, usage string, w io.Writer) {
-	fmt.Fprint(w, usage)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
-}
-
-// usageError explains a mistake in the command line and returns exitUsage.
-func usageError(fs *flag.FlagSet, usage string, stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "messenger-bridge %s: %v\n\n", fs.Name(), err)
-	printUsage(fs, usage, stderr)
-	return exitUsage
-}
-
-// configError reports a configuration problem and returns exitUsage, as the
-// service does for one.
-func configError(fs *flag.FlagSet, stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "messenger-bridge %s: configuration: %v\n", fs.Name(), err)
-	return exitUsage
-}
-
-// failure reports err, with Graph's hint when Graph refused, and returns
-// exitFailure.
-func failure(fs *flag.FlagSet, stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "messenger-bridge %s: %v\n", fs.Name(), err)
-	if ge, ok := errors.AsType[*graph.Error](err); ok {
-		fmt.Fprintf(stderr, "What to do: %s.\n", ge.Hint())
-	}
-	return exitFailure
-}
 
 // when shows t and how far it is from now, e.g. "2026-01-13 09:00 UTC (in
 // 3 days)"; the zero t shows as zero.

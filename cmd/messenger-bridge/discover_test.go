@@ -207,8 +207,8 @@ func TestSlug(t *testing.T) {
 		"snake_case already_here": "snake_case_already_here",
 	}
 	for in, want := range tests {
-		if got := slug(in); got != want || !household.ValidName(got) {
-			t.Errorf("slug(%q) = %q, want %q (valid: %v)", in, got, want, household.ValidName(got))
+		if got := household.Slug(in); got != want || !household.ValidName(got) {
+			t.Errorf("Slug(%q) = %q, want %q (valid: %v)", in, got, want, household.ValidName(got))
 		}
 	}
 }

@@ -100,28 +100,8 @@ func serveHTTP(ctx context.Context, cfg *config.Config, b *bridge.Bridge, box *o
 		return err
 	}
 	log.Info().Str("addr", l.Addr().String()).Msg("serving " + health.LivePath + ", " + health.ReadyPath + " and " + health.MetricsPath)
-	h := health.Handler(m.Handler(), brokerReady(b, cfg.MQTTURL), outboxRoom(box, cfg.OutboxMax))
+	h := health.Handler(m.Handler(), b.BrokerReady, outboxRoom(box, cfg.OutboxMax))
 	return health.Serve(ctx, l, h, stdlog.New(log, "", 0))
-}
-
-// brokerReady is ready once the bridge has subscribed, and while its
-// connection is open.
-func brokerReady(b *bridge.Bridge, brokerURL string) health.Check {
-	broker := "the MQTT broker"
-	if host := bridge.BrokerHost(brokerURL); host != "" {
-		broker += " at " + host
-	}
-	return func() error {
-		select {
-		case <-b.Ready():
-		default:
-			return fmt.Errorf("waiting for the first connection to %s", broker)
-		}
-		if !b.Connected() {
-			return fmt.Errorf("the connection to %s is down; reconnecting", broker)
-		}
-		return nil
-	}
 }
 
 // outboxRoom is ready while the outbox can be written and has room for

@@ -54,7 +54,14 @@ type healthRig struct {
 
 func newHealthRig(t *testing.T) *healthRig {
 	t.Helper()
-	r := &healthRig{t: t, broker: mqtttest.Start(t)}
+	return newHealthRigOn(t, mqtttest.Start(t), true)
+}
+
+// newHealthRigOn is newHealthRig on a broker the test started; with
+// connects false it does not wait for the bridge to connect.
+func newHealthRigOn(t *testing.T, broker *mqtttest.Broker, connects bool) *healthRig {
+	t.Helper()
+	r := &healthRig{t: t, broker: broker}
 	r.graph = graphtest.NewServer(t, healthSecrets["FB_PAGE_TOKEN"])
 	r.graph.AddUser(healthAlicePSID)
 	r.graph.RequireAppSecret(healthSecrets["FB_APP_SECRET"])
@@ -107,6 +114,7 @@ func newHealthRig(t *testing.T) *healthRig {
 	case <-b.Ready():
 	case <-time.After(mqtttest.Wait):
 		t.Fatal("bridge did not connect and subscribe")
+	case <-stopIf(!connects):
 	}
 	r.until("the HTTP server answers", func() bool { return r.get(health.LivePath).status == http.StatusOK })
 	return r
@@ -266,7 +274,7 @@ func TestHealthFollowsTheBroker(t *testing.T) {
 	r.broker.Stop()
 	r.until("not ready without a broker", func() bool { return r.get(health.ReadyPath).status == http.StatusServiceUnavailable })
 	a := r.get(health.ReadyPath)
-	if want := "the connection to the MQTT broker at " + r.broker.URL + " is down"; !strings.Contains(a.body, want) {
+	if want := "not ready: MQTT: not connected to " + r.broker.URL + ": "; !strings.Contains(a.body, want) {
 		t.Errorf("/readyz says %q, want the reason %q", a.body, want)
 	}
 	if a := r.get(health.LivePath); a.status != http.StatusOK || a.body != "ok\n" {
@@ -286,6 +294,34 @@ func TestHealthFollowsTheBroker(t *testing.T) {
 	r.until("ready again once the broker is back", func() bool { return r.get(health.ReadyPath).status == http.StatusOK })
 	if code, out := r.probe("-ready"); code != exitOK {
 		t.Errorf("health -ready after the broker came back: exit %d: %s", code, out)
+	}
+}
+
+// stopIf returns a closed channel when stop is true, and nil (never ready)
+// otherwise.
+func stopIf(stop bool) <-chan struct{} {
+	if !stop {
+		return nil
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// A broker that refuses the password is named, with its reason, on /readyz
+// and by the health command, without the password.
+func TestReadyNamesTheBrokersRefusal(t *testing.T) {
+	r := newHealthRigOn(t, mqtttest.Start(t, mqtttest.WithUser("bridge", "not-the-bridges-password")), false)
+	want := "not ready: MQTT: not connected to " + r.broker.URL + ": not authorised (the broker refused user \"bridge\""
+	r.until("/readyz names the refusal", func() bool {
+		a := r.get(health.ReadyPath)
+		return a.status == http.StatusServiceUnavailable && strings.Contains(a.body, want)
+	})
+	if code, out := r.probe("-ready"); code != exitFailure || !strings.Contains(out, "not authorised") {
+		t.Errorf("health -ready: exit %d: %s; want 1 and the broker's reason", code, out)
+	}
+	if code, out := r.probe(); code != exitOK {
+		t.Errorf("health (liveness) with a refusing broker: exit %d: %s; want 0, the bridge keeps trying", code, out)
 	}
 }
 

@@ -20,11 +20,13 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/keepalive"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/pacer"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/receive"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -132,13 +134,33 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	}
 	defer box.Close()
 
+	var heard *receive.Store
+	if cfg.Receive != "off" {
+		if heard, err = receive.OpenStore(filepath.Join(cfg.DataDir, "received.db")); err != nil {
+			return err
+		}
+		defer heard.Close()
+	}
+
 	page, token := readPage(ctx, g, log)
 	m := metrics.New(recipientNames(cfg))
 	people := reach.New(nil)
+	var (
+		poller *receive.Poller
+		asks   *receive.Asks
+	)
+	if heard != nil {
+		asks = &receive.Asks{Store: heard, Log: log}
+	}
+	if cfg.Receive == "poll" {
+		poller = newPoller(cfg, g, heard, page.ID, people, log)
+		asks.Hurry = poller.Hurry
+	}
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox:   box,
-		Sender:   newMessenger(cfg, g, fetch, people, pace),
+		Sender:   newMessenger(cfg, g, fetch, people, asks, pace),
 		Reach:    people,
+		Received: heard,
 		Page:     page,
 		Token:    token,
 		Version:  version,
@@ -160,14 +182,30 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 		httpErr error
 	)
 	wg.Go(func() { watchToken(ctx, cfg, g, b, log) })
+	if heard != nil && cfg.WindowKeepalive > 0 {
+		k := keepalive.New(keepalive.Config{Before: cfg.WindowKeepalive, Text: cfg.WindowKeepaliveText,
+			People: recipientNames(cfg), Reach: people, Asker: b, Memory: heard, Log: log})
+		wg.Go(func() { k.Run(ctx) })
+	}
 	wg.Go(func() {
 		if httpErr = serveHTTP(ctx, cfg, b, box, m, log); httpErr != nil {
 			stop()
 		}
 	})
+	if poller != nil {
+		wg.Go(func() { poller.Run(ctx) })
+	}
+	var hookErr error
+	if cfg.Receive == "webhook" {
+		wg.Go(func() {
+			if hookErr = serveWebhook(ctx, cfg, heard, page.ID, log); hookErr != nil {
+				stop()
+			}
+		})
+	}
 	err = b.Run(ctx)
 	wg.Wait()
-	return errors.Join(err, httpErr)
+	return errors.Join(err, httpErr, hookErr)
 }
 
 func recipientNames(cfg *config.Config) []string {
@@ -179,10 +217,14 @@ func recipientNames(cfg *config.Config) []string {
 }
 
 // newMessenger returns the Messenger the service and the send command
-// deliver with, recording what it learns of people's windows in people and
-// taking its turns at pace, or at a pacer of its own if pace is nil.
-func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, pace *pacer.Pacer) *delivery.Messenger {
+// deliver with, recording what it learns of people's windows in people,
+// when asks is not nil the quick replies it offers, and taking its turns at
+// pace, or at a pacer of its own if pace is nil.
+func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, asks *receive.Asks, pace *pacer.Pacer) *delivery.Messenger {
 	opts := []delivery.MessengerOption{delivery.WithReach(people)}
+	if asks != nil {
+		opts = append(opts, delivery.WithAsker(*asks))
+	}
 	if pace != nil {
 		opts = append(opts, delivery.WithPacer(pace))
 	}

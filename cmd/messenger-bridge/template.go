@@ -98,21 +98,7 @@ var reviewClock waitClock = realClock{}
 
 // runTemplate is the template command: template create or template check.
 func runTemplate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, templateUsage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "create":
-		return runTemplateCreate(ctx, args[1:], stdout, stderr)
-	case "check":
-		return runTemplateCheck(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, templateUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "messenger-bridge template: unknown command %q\n\n%s", args[0], templateUsage)
-	return exitUsage
+	return runSubcommand(ctx, "template", templateUsage, map[string]subcommand{"create": runTemplateCreate, "check": runTemplateCheck}, args, stdout, stderr)
 }
 
 // templateFlags are the flags both template commands take.

@@ -78,21 +78,7 @@ Flags:
 
 // runToken is the token command: token check or token exchange.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, tokenUsage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "check":
-		return runTokenCheck(ctx, args[1:], stdout, stderr)
-	case "exchange":
-		return runTokenExchange(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, tokenUsage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "messenger-bridge token: unknown command %q\n\n%s", args[0], tokenUsage)
-	return exitUsage
+	return runSubcommand(ctx, "token", tokenUsage, map[string]subcommand{"check": runTokenCheck, "exchange": runTokenExchange}, args, stdout, stderr)
 }
 
 func runTokenCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/logtest"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 )
 
@@ -307,24 +307,6 @@ func sameState(a, b bridge.TokenState) bool {
 	return a.State == b.State && a.Problem == b.Problem && sameTime
 }
 
-// lockedBuffer is a log destination safe for the service's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServiceWatchesToken runs the service as main does and watches the
 // token state it publishes on bridge/info.
 func TestServiceWatchesToken(t *testing.T) {
@@ -357,7 +339,7 @@ func TestServiceWatchesToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			info := broker.Connect(t).Subscribe("messenger/bridge/info")
-			var logs lockedBuffer
+			var logs logtest.Buffer
 			ctx, cancel := context.WithCancel(t.Context())
 			stopped := make(chan error, 1)
 			go func() { stopped <- serveWith(ctx, cfg, zerolog.New(&logs)) }()

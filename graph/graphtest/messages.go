@@ -93,7 +93,7 @@ func (s *Server) send(c call) (map[string]string, Fault, bool) {
 	if failed {
 		return nil, f, true
 	}
-	req.Text, req.QuickReplies, req.Attachment = textOf(m), titles(m), attachmentOf(m, c.file)
+	req.Text, req.QuickReplies, req.Payloads, req.Attachment = textOf(m), titles(m), payloads(m), attachmentOf(m, c.file)
 	return s.accept(req)
 }
 
@@ -313,6 +313,14 @@ func textOf(m wireMessage) string {
 		return ""
 	}
 	return *m.Text
+}
+
+func payloads(m wireMessage) []string {
+	var p []string
+	for _, q := range m.QuickReplies {
+		p = append(p, q.Payload)
+	}
+	return p
 }
 
 func titles(m wireMessage) []string {

@@ -63,6 +63,7 @@ type Server struct {
 type Request struct {
 	PSID, MessagingType, Tag, Notification, Text string
 	QuickReplies                                 []string // titles
+	Payloads                                     []string // of the quick replies
 	Attachment                                   *AttachmentReq
 	// Template is the utility template of a UTILITY send, else nil.
 	Template       *TemplateReq

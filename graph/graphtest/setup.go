@@ -60,6 +60,11 @@ type setup struct {
 	appID         string
 	appSecret     string // "" until SetApp: app tokens are refused
 	conversations []conversation
+	convLimit     int                  // calls a second to /conversations; 0: no limit
+	convCalls     []time.Time          // recent calls, for convLimit
+	usage         int                  // X-Business-Use-Case-Usage percentage
+	usagePerCall  int                  // added to usage by each call
+	usageRefused  int                  // calls refused for a spent budget
 	tokens        map[string]TokenInfo // by token, for debug_token
 	users         map[string]bool      // user tokens of adminID
 	pages         []managedPage        // besides the Server's own page
@@ -68,6 +73,7 @@ type setup struct {
 type conversation struct {
 	psid, name string
 	updated    time.Time
+	messages   []Incoming // oldest first
 }
 
 type managedPage struct {
@@ -128,7 +134,7 @@ func (s *Server) SetApp(id, secret string) {
 // accepts; AddUser does.
 func (s *Server) AddConversation(psid, name string, updated time.Time) {
 	s.locked(func(st *setup) {
-		st.conversations = append(st.conversations, conversation{psid, name, updated})
+		st.conversations = append(st.conversations, conversation{psid: psid, name: name, updated: updated})
 		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
 	})
 }
@@ -224,21 +230,33 @@ func (s *Server) serveConversations(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, f)
 		return
 	}
+	if f, failed := s.meter(w); failed {
+		s.fail(w, f)
+		return
+	}
 	s.mu.Lock()
 	pageID, pageName := s.pageID, s.pageName
 	s.mu.Unlock()
+	withMessages, limit := messagesField(c.params["fields"])
 	var threads []map[string]any
 	if p := c.params["platform"]; p == "" || p == "messenger" {
 		s.locked(func(st *setup) {
 			for _, conv := range st.conversations {
-				threads = append(threads, map[string]any{
+				if u := c.params["user_id"]; u != "" && u != conv.psid {
+					continue
+				}
+				thread := map[string]any{
 					"participants": map[string]any{"data": []map[string]string{
 						{"name": conv.name, "email": conv.psid + "@facebook.com", "id": conv.psid},
 						{"name": pageName, "email": pageID + "@facebook.com", "id": pageID},
 					}},
-					"updated_time": conv.updated.UTC().Format("2006-01-02T15:04:05-0700"),
+					"updated_time": conv.updated.UTC().Format(graphTime),
 					"id":           "t_" + conv.psid,
-				})
+				}
+				if withMessages {
+					thread["messages"] = threadMessages(conv, pageID, pageName, limit)
+				}
+				threads = append(threads, thread)
 			}
 		})
 	}

@@ -1,0 +1,106 @@
+package bridge_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/mqtttest"
+)
+
+// A bad payload to targets that overlap (family holds alice) is reported
+// once per person.
+func TestBadPayloadToOverlappingTargetsReportsOncePerPerson(t *testing.T) {
+	h := newHarness(t, nil)
+	h.client.Publish("messenger/notify", `{"target":["alice","family"],"message":5,"id":"bad-1"}`)
+	// Refusals go out in arrival order, so the marker's is next after bad-1's.
+	h.client.Publish("messenger/notify", `{"target":["alice","bob"],"message":6,"id":"marker"}`)
+	for _, name := range []string{"alice", "bob"} {
+		for _, id := range []string{"bad-1", "marker"} {
+			if r := h.result(name); r.ID != id || r.Status != delivery.Failed {
+				t.Fatalf("%s: result %+v, want %s failed (bad-1 reported once)", name, r, id)
+			}
+		}
+	}
+}
+
+// A message the broker sends again, because its acknowledgement was lost,
+// reports the unknown target it names once, as it sends the message once.
+func TestRedeliveryReportsAnUnknownTargetOnce(t *testing.T) {
+	broker := mqtttest.Start(t)
+	proxy := broker.Proxy(t)
+	h := prepareHarness(t, broker, map[string]string{"MQTT_URL": proxy.URL})
+	h.start()
+
+	proxy.DropAcks()
+	h.client.Publish("messenger/notify", `{"message":"hi","id":"dup-1","target":["alice","zed"]}`)
+	if r := h.result("alice"); r.ID != "dup-1" || r.Status != delivery.Sent {
+		t.Fatalf("alice: %+v, want dup-1 sent", r)
+	}
+	if r := h.result("zed"); r.ID != "dup-1" || r.Status != delivery.Failed || !strings.Contains(r.Error.Message, `unknown recipient "zed"`) {
+		t.Fatalf("zed: %+v, want dup-1 failed as unknown", r)
+	}
+	proxy.Cut() // the acknowledgement is lost: the broker sends dup-1 again
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
+		t.Fatal("the broker did not send the message again")
+	}
+	// The bridge refuses in arrival order, so once the marker is refused the
+	// redelivery was handled. (Counted in the log: the result the bridge
+	// published may itself reach a subscriber twice, as QoS 1 allows, when
+	// the cut came before the broker's acknowledgement of it.)
+	h.client.Publish("messenger/notify/zed", `{"message":"marker","id":"marker"}`)
+	refused := func(id string) func(string) bool {
+		return func(l string) bool {
+			return strings.Contains(l, `"message":"message refused"`) && strings.Contains(l, `"id":"`+id+`"`)
+		}
+	}
+	if _, ok := h.logs.Wait(mqtttest.Wait, refused("marker")); !ok {
+		t.Fatal("the marker was not refused")
+	}
+	if n := strings.Count(h.logs.String(), `"recipient":"zed","id":"dup-1"`); n != 1 {
+		t.Errorf("the unknown target of dup-1 was refused %d times, want once", n)
+	}
+	if n := len(h.graph.Requests()); n != 1 {
+		t.Errorf("Graph got %d messages, want 1", n)
+	}
+}
+
+// Clearing a retained command as the README says is not a command: it gets
+// no result, and the next start reports nothing.
+func TestClearingARetainedCommandIsSilent(t *testing.T) {
+	broker := mqtttest.Start(t)
+	h := prepareHarness(t, broker, nil)
+	h.client.PublishRetained("messenger/notify/alice", "left retained by mistake")
+	h.start()
+	if r := h.result("alice"); r.Status != delivery.Failed || !strings.HasPrefix(r.Error.Message, "retained message ignored") {
+		t.Fatalf("retained command: %+v, want refused", r)
+	}
+
+	h.client.PublishRetained("messenger/notify/alice", "") // mosquitto_pub -r -n
+	h.client.Publish("messenger/notify/alice", "marker 1")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("after the clear: %+v, want the marker sent and nothing for the clear", r)
+	}
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "cleared a retained command") }); !ok {
+		t.Error("no debug line for the clear")
+	}
+
+	h.stop()
+	h.start()
+	h.client.Publish("messenger/notify/alice", "marker 2")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("after a restart: %+v, want the marker sent and nothing retained", r)
+	}
+	if n := len(h.graph.Requests()); n != 2 {
+		t.Errorf("Graph got %d messages, want the 2 markers", n)
+	}
+}
+
+// Other empty messages are still refused with a result.
+func TestEmptyMessageIsRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.client.Publish("messenger/notify/alice", "")
+	if r := h.result("alice"); r.Status != delivery.Failed || r.Error == nil || !strings.Contains(r.Error.Message, "empty payload") {
+		t.Fatalf("empty message: %+v, want failed with empty payload", r)
+	}
+}

@@ -1,0 +1,53 @@
+package graph_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+)
+
+func TestThreads(t *testing.T) {
+	s := graphtest.NewServer(t, token)
+	at := time.Date(2026, 11, 24, 7, 0, 12, 0, time.UTC)
+	s.AddIncoming(psid, "Alice", graphtest.Incoming{MID: "m_1", Text: "Open", At: at})
+	s.AddIncoming(psid, "Alice", graphtest.Incoming{MID: "m_2", Text: "ok", At: at.Add(time.Minute), FromPage: true})
+	s.SetConversationUsage(42, 0)
+	c := newClient(t, s.URL, nil)
+	threads, usage, err := c.Threads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(threads) != 1 || len(threads[0].Messages) != 2 || !threads[0].Updated.Equal(at.Add(time.Minute)) {
+		t.Fatalf("threads = %+v", threads)
+	}
+	m := threads[0].Messages[0]
+	if m.ID != "m_1" || m.Text != "Open" || m.FromID != psid || m.FromName != "Alice" || !m.Created.Equal(at) {
+		t.Errorf("oldest message = %+v", m)
+	}
+	if usage.Percent != 42 {
+		t.Errorf("usage = %+v, want 42 %%", usage)
+	}
+}
+
+func TestThreadsRateLimitAndBudget(t *testing.T) {
+	s := graphtest.NewServer(t, token)
+	s.LimitConversations(2)
+	c := newClient(t, s.URL, nil)
+	var err error
+	for range 3 {
+		_, _, err = c.Threads(t.Context())
+	}
+	var ge *graph.Error
+	if !errors.As(err, &ge) || ge.Code != 613 || !ge.Retryable() {
+		t.Fatalf("third call within a second: %v, want a retryable 613", err)
+	}
+	s.LimitConversations(0)
+	s.SetConversationUsage(100, 0)
+	_, usage, err := c.Threads(t.Context())
+	if !errors.As(err, &ge) || ge.Code != 80006 || usage.RegainIn != 5*time.Minute {
+		t.Fatalf("spent budget: %v, usage %+v; want 80006 and 5 minutes to regain", err, usage)
+	}
+}

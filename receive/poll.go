@@ -1,0 +1,228 @@
+package receive
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/messenger-bridge/messenger-bridge/graph"
+)
+
+// Polling's pace. The Conversations API allows 2 calls a second per Page,
+// and every call counts against the Page's budget, shared with sending.
+const (
+	// DefaultFastInterval is the time between polls while an answer is
+	// awaited, after a message with quick replies or actions went out.
+	DefaultFastInterval = 3 * time.Second
+	// DefaultFastFor is how long polling stays fast after such a message.
+	DefaultFastFor = 2 * time.Minute
+	// slowFrom is the usage, in percent, above which polls are spaced out
+	// more and more: at 90 % five times the interval. Graph's rate-limiting
+	// guide asks to slow down before the limit, since calls made while
+	// blocked extend the block.
+	slowFrom = 50
+	// pauseFrom is the usage at which polling pauses until the budget is
+	// back (estimated_time_to_regain_access, or pauseDefault: Graph counts
+	// usage over a rolling hour, and a call that is refused extends the
+	// block).
+	pauseFrom    = 95
+	pauseDefault = 15 * time.Minute
+)
+
+// Threads reads the page's conversations: *graph.Client.
+type Threads interface {
+	Threads(ctx context.Context) ([]graph.Thread, graph.Usage, error)
+}
+
+// Clock is the Poller's time.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// PollConfig configures a Poller. Graph, Store and PageID are required.
+type PollConfig struct {
+	Graph  Threads
+	Store  *Store
+	PageID string
+	// Interval is POLL_INTERVAL; FastInterval and FastFor as their
+	// defaults say.
+	Interval, FastInterval, FastFor time.Duration
+	// LastWrote, when set, is told at the first poll when each person last
+	// wrote, so that their window is known from the start.
+	LastWrote func(psid string, at time.Time)
+	Clock     Clock // default the system clock
+	Log       zerolog.Logger
+}
+
+// Poller reads the page's conversations (RECEIVE=poll) and takes every new
+// message from a person into the Store: oldest first, each MID once,
+// including those that came while the bridge was down, as far back as
+// Graph details messages (a conversation's 20 newest).
+type Poller struct {
+	cfg  PollConfig
+	wake chan struct{}
+
+	mu         sync.Mutex
+	hurryUntil time.Time
+}
+
+// NewPoller returns a Poller; call Run.
+func NewPoller(cfg PollConfig) *Poller {
+	cfg.Interval = cmp.Or(cfg.Interval, 15*time.Second)
+	cfg.FastInterval = min(cmp.Or(cfg.FastInterval, DefaultFastInterval), cfg.Interval)
+	cfg.FastFor = cmp.Or(cfg.FastFor, DefaultFastFor)
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	return &Poller{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Hurry makes polls come FastInterval apart for FastFor from now, and the
+// next one at once: an answer is awaited. It does not block.
+func (p *Poller) Hurry() {
+	p.mu.Lock()
+	p.hurryUntil = p.cfg.Clock.Now().Add(p.cfg.FastFor)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls until ctx ends.
+func (p *Poller) Run(ctx context.Context) {
+	first := true
+	for {
+		usage, err := p.poll(ctx, first)
+		if err == nil {
+			first = false
+		}
+		wait := p.next(usage, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.cfg.Clock.After(wait):
+		case <-p.wake:
+			if usage.Percent >= pauseFrom || budget(err) {
+				// A hurry never shortens a pause: calls made while
+				// blocked extend the block.
+				select {
+				case <-ctx.Done():
+					return
+				case <-p.cfg.Clock.After(wait):
+				}
+			}
+		}
+	}
+}
+
+// budget reports whether err says the Page's budget is spent.
+func budget(err error) bool {
+	ge, ok := errors.AsType[*graph.Error](err)
+	return ok && ge.Retryable() && (ge.Status == 429 || ge.Code == graph.CodeRateLimit || ge.Code == graph.CodeTooManyCalls ||
+		ge.Code == graph.CodePageTooManyCalls || ge.Code == graph.CodeUserTooManyCalls || ge.Code >= graph.CodeBUCFirst && ge.Code <= graph.CodeBUCLast)
+}
+
+// next is the wait before the next poll, after one that reported usage.
+func (p *Poller) next(usage graph.Usage, err error) time.Duration {
+	p.mu.Lock()
+	hurry := p.cfg.Clock.Now().Before(p.hurryUntil)
+	p.mu.Unlock()
+	wait := p.cfg.Interval
+	if hurry {
+		wait = p.cfg.FastInterval
+	}
+	switch {
+	case usage.Percent >= pauseFrom || budget(err):
+		pause := cmp.Or(usage.RegainIn, pauseDefault)
+		p.cfg.Log.Warn().Int("usage_percent", usage.Percent).Dur("pause", pause).Msg("the Page's Graph budget is nearly spent; polling pauses")
+		return max(pause, wait)
+	case usage.Percent > slowFrom:
+		wait += wait * time.Duration(usage.Percent-slowFrom) / 10
+	}
+	return wait
+}
+
+// poll reads the conversations once and stores what is new; at the first
+// poll it also reports when each person last wrote.
+func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
+	threads, usage, err := p.cfg.Graph.Threads(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.cfg.Log.Warn().Err(err).Msg("cannot read the page's conversations; trying again later")
+		}
+		return usage, err
+	}
+	var events []Event
+	var cursors [][2]string
+	for _, t := range threads {
+		key := "poll/" + t.ID
+		stamp := t.Updated.UTC().Format(time.RFC3339)
+		last, err := p.cfg.Store.Cursor(key)
+		if err != nil {
+			return usage, err
+		}
+		if first {
+			p.lastWrote(t)
+		}
+		if last == stamp {
+			continue // unchanged since the last poll
+		}
+		for _, m := range t.Messages {
+			if m.FromID == "" || m.FromID == p.cfg.PageID {
+				continue
+			}
+			e := Event{MID: m.ID, PSID: m.FromID, Name: m.FromName, Type: TypeMessage, Text: m.Text, Timestamp: m.Created.UTC()}
+			for _, u := range m.Images {
+				e.Attachments = append(e.Attachments, Attachment{Type: "image", URL: u})
+			}
+			for _, u := range m.Files {
+				e.Attachments = append(e.Attachments, Attachment{Type: "file", URL: u})
+			}
+			events = append(events, e)
+		}
+		cursors = append(cursors, [2]string{key, stamp})
+	}
+	slices.SortStableFunc(events, func(a, b Event) int { return a.Timestamp.Compare(b.Timestamp) })
+	if len(events) > 0 {
+		n, err := p.cfg.Store.Add(events...)
+		if err != nil {
+			return usage, err
+		}
+		if n > 0 {
+			p.cfg.Log.Debug().Int("new", n).Msg("polled new messages")
+		}
+	}
+	// Cursors move only once the messages are stored: a crash in between
+	// reads them again, and the Store takes each in once.
+	for _, c := range cursors {
+		if err := p.cfg.Store.SetCursor(c[0], c[1]); err != nil {
+			return usage, err
+		}
+	}
+	return usage, nil
+}
+
+// lastWrote reports the newest message of t's person.
+func (p *Poller) lastWrote(t graph.Thread) {
+	if p.cfg.LastWrote == nil {
+		return
+	}
+	for i := len(t.Messages) - 1; i >= 0; i-- {
+		if m := t.Messages[i]; m.FromID != "" && m.FromID != p.cfg.PageID {
+			p.cfg.LastWrote(m.FromID, m.Created)
+			return
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package receive
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store is the received side's durable state, a bbolt file in DATA_DIR:
+// events waiting for the broker, the MIDs already taken in (so each is
+// published once), the pollers' cursors, and the quick replies last sent
+// to each person (so a tapped title read by polling maps back to its
+// payload). It is safe for concurrent use.
+//
+// Format version 1 (the "meta" bucket's "format" key); a later version
+// migrates from it step by step, as package outbox does.
+type Store struct {
+	db   *bolt.DB
+	wake chan struct{} // holds a token while events may be pending
+	max  int           // MIDs remembered at most
+
+	mu sync.Mutex // serialises Add's check-then-write
+}
+
+// formatVersion is the layout this code writes.
+const formatVersion = 1
+
+// DefaultSeenMax is how many MIDs the Store remembers: far more than any
+// poll rereads (Graph details the 20 newest messages of a conversation) or
+// Meta redelivers (an hour of webhook retries).
+const DefaultSeenMax = 20000
+
+var (
+	metaBucket     = []byte("meta")     // "format" → version
+	pendingBucket  = []byte("pending")  // seq (big-endian) → Event JSON
+	seenBucket     = []byte("seen")     // MID → seq (big-endian)
+	seenSeqBucket  = []byte("seen_seq") // seq (big-endian) → MID, for pruning the oldest
+	cursorsBucket  = []byte("cursors")  // key → value
+	repliesBucket  = []byte("replies")  // person → QuickReplies JSON
+	formatKey      = []byte("format")
+	seenCountKey   = []byte("seen_count") // entries in seen_seq
+	allBuckets     = [][]byte{metaBucket, pendingBucket, seenBucket, seenSeqBucket, cursorsBucket, repliesBucket}
+	errWrongFormat = errors.New("written by a newer messenger-bridge")
+)
+
+// OpenStore opens or creates the store at path. It fails with a wrapped
+// bbolt error when another process holds the file, and when the file was
+// written by a newer format.
+func OpenStore(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("receive: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(metaBucket)
+		switch v := meta.Get(formatKey); {
+		case v == nil:
+			return meta.Put(formatKey, itob(formatVersion))
+		case btoi(v) > formatVersion:
+			return fmt.Errorf("format %d: %w", btoi(v), errWrongFormat)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("receive: %s: %w", path, err)
+	}
+	s := &Store{db: db, wake: make(chan struct{}, 1), max: DefaultSeenMax}
+	s.signal()
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Pending is an event stored and not yet acknowledged by the broker.
+type Pending struct {
+	Seq uint64
+	Event
+}
+
+// Add stores every event whose MID the Store has not taken in before,
+// in one fsynced transaction, and returns how many were new. Once it
+// returns, the events survive a crash, and each reaches Pending until
+// Done. Events without a MID are refused.
+func (s *Store) Add(events ...Event) (added int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		added = 0
+		pending, seen, bySeq := tx.Bucket(pendingBucket), tx.Bucket(seenBucket), tx.Bucket(seenSeqBucket)
+		for _, e := range events {
+			if e.MID == "" {
+				return errors.New("receive: an event without a mid")
+			}
+			if seen.Get([]byte(e.MID)) != nil {
+				continue
+			}
+			seq, err := pending.NextSequence()
+			if err != nil {
+				return err
+			}
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			key := itob(seq)
+			if err := pending.Put(key, data); err != nil {
+				return err
+			}
+			if err := seen.Put([]byte(e.MID), key); err != nil {
+				return err
+			}
+			if err := bySeq.Put(key, []byte(e.MID)); err != nil {
+				return err
+			}
+			added++
+		}
+		return prune(tx.Bucket(metaBucket), seen, bySeq, added, s.max)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("receive: store events: %w", err)
+	}
+	if added > 0 {
+		s.signal()
+	}
+	return added, nil
+}
+
+// prune counts added new MIDs and forgets the oldest beyond max.
+func prune(meta, seen, bySeq *bolt.Bucket, added, max int) error {
+	n := int(btoi(meta.Get(seenCountKey))) + added
+	over := n - max
+	if over > 0 {
+		n = max
+	}
+	if err := meta.Put(seenCountKey, itob(uint64(n))); err != nil || over <= 0 {
+		return err
+	}
+	// Deleting under a bbolt cursor skips keys: collect, then delete.
+	var keys, mids [][]byte
+	c := bySeq.Cursor()
+	for k, mid := c.First(); k != nil && len(keys) < over; k, mid = c.Next() {
+		keys, mids = append(keys, k), append(mids, mid)
+	}
+	for i := range keys {
+		if err := seen.Delete(mids[i]); err != nil {
+			return err
+		}
+		if err := bySeq.Delete(keys[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Seen reports whether the Store has taken in mid.
+func (s *Store) Seen(mid string) (ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(seenBucket).Get([]byte(mid)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// Pending returns the events waiting for the broker, oldest first. An
+// event that does not decode is dropped with the returned error, not
+// retried forever.
+func (s *Store) Pending() ([]Pending, error) {
+	var out []Pending
+	var bad []uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(pendingBucket).ForEach(func(k, v []byte) error {
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				bad = append(bad, btoi(k))
+				return nil
+			}
+			out = append(out, Pending{Seq: btoi(k), Event: e})
+			return nil
+		})
+	})
+	if err == nil && len(bad) > 0 {
+		err = errors.Join(fmt.Errorf("receive: %d stored events do not decode and are dropped", len(bad)), s.Done(bad...))
+	}
+	return out, err
+}
+
+// Done forgets pending events once the broker has them. Their MIDs stay
+// remembered.
+func (s *Store) Done(seqs ...uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(pendingBucket)
+		for _, seq := range seqs {
+			if err := b.Delete(itob(seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Wake returns a channel that holds a value whenever events may be
+// pending: after OpenStore and after each Add that stored one.
+func (s *Store) Wake() <-chan struct{} { return s.wake }
+
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Cursor returns the value stored under key, "" when none is.
+func (s *Store) Cursor(key string) (value string, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		value = string(tx.Bucket(cursorsBucket).Get([]byte(key)))
+		return nil
+	})
+	return value, err
+}
+
+// SetCursor stores value under key.
+func (s *Store) SetCursor(key, value string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(cursorsBucket).Put([]byte(key), []byte(value))
+	})
+}
+
+// QuickReplies is what the bridge last offered one person to tap.
+type QuickReplies struct {
+	// ID is the id of the message that carried them (the payload's "id"),
+	// "" when it had none.
+	ID     string       `json:"id,omitempty"`
+	SentAt time.Time    `json:"sent_at"`
+	Offers []QuickReply `json:"offers"`
+}
+
+// QuickReply is one offered answer.
+type QuickReply struct {
+	Title   string `json:"title"`
+	Payload string `json:"payload"`
+	// Action is set when the answer came as a companion-app action.
+	Action bool `json:"action,omitempty"`
+}
+
+// SetQuickReplies records what was last offered to person.
+func (s *Store) SetQuickReplies(person string, q QuickReplies) error {
+	data, err := json.Marshal(q)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(repliesBucket).Put([]byte(person), data)
+	})
+}
+
+// LastQuickReplies returns what was last offered to person.
+func (s *Store) LastQuickReplies(person string) (q QuickReplies, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(repliesBucket).Get([]byte(person))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &q)
+	})
+	return q, ok, err
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func btoi(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
