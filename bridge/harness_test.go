@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/messenger-bridge/messenger-bridge/bridge"
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
@@ -53,6 +54,10 @@ type harness struct {
 	reach    *reach.Tracker
 	// discoveryAfter, when set before start, holds the discovery republish.
 	discoveryAfter func(time.Duration) <-chan time.Time
+	// clock, when set before start, times delivery's retries, probes and
+	// the retries of attachments, which then wait with Graph's own bounds
+	// rather than the harness's milliseconds.
+	clock *clocktest.Clock
 
 	cancel context.CancelFunc
 	done   chan error
@@ -164,14 +169,21 @@ func (h *harness) launch() {
 	}
 	h.received = received
 	opts := []delivery.MessengerOption{delivery.WithReach(people), delivery.WithAsker(receive.Asks{Store: received})}
+	// Probes while Graph fails for everyone wait milliseconds too.
+	dopts := delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		RestrictedHold: restrictedHold, ProbeFloor: 5 * time.Millisecond, ServerProbeMax: 50 * time.Millisecond,
+		BudgetProbeMax: 50 * time.Millisecond}
+	if h.clock != nil {
+		opts = append(opts, delivery.WithClock(h.clock))
+		dopts = delivery.Options{TTL: cfg.MessageTTL, Clock: h.clock}
+	}
 	if cfg.UtilityTemplate != "" {
 		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
 	}
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Received: received, Page: page,
 		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test",
-		Delivery: delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-			RestrictedHold: restrictedHold},
+		Delivery:       dopts,
 		DiscoveryDelay: 20 * time.Millisecond,
 		DiscoveryAfter: h.discoveryAfter,
 		ConnectRetry:   20 * time.Millisecond,

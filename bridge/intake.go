@@ -62,6 +62,11 @@ func (b *Bridge) store(batch []inbound) {
 			m := from[i]
 			switch o.Status {
 			case outbox.Stored:
+				for k := range o.Refs {
+					// Delivery counts latency_ms and MESSAGE_TTL from arrival on
+					// MQTT, a monotonic reading; the outbox keeps its write time.
+					o.Refs[k].Accepted = batch[m].at
+				}
 				stored = append(stored, o.Refs...)
 			case outbox.Duplicate:
 				if batch[m].msg.Duplicate() {

@@ -21,16 +21,17 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 	return rand.N(ceiling) + 1
 }
 
-// retryAfter is how long every recipient should wait after err: the wait
-// Graph asked for with a Retry-After header, or at least restricted for a
-// restricted page; 0 if neither.
+// retryAfter is how long Graph asked everyone to wait after err: its
+// Retry-After header or estimated_time_to_regain_access, whichever is
+// longer, or at least restricted for a restricted page; 0 if none.
 func retryAfter(err error, restricted time.Duration) time.Duration {
 	var gerr *graph.Error
 	if !errors.As(err, &gerr) {
 		return 0
 	}
+	wait := max(gerr.RetryAfter, gerr.Regain)
 	if gerr.PageRestricted() {
-		return max(gerr.RetryAfter, restricted)
+		return max(wait, restricted)
 	}
-	return gerr.RetryAfter
+	return wait
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/messenger-bridge/messenger-bridge/graph"
 )
 
@@ -72,6 +74,48 @@ func TestRetryAfter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := retryAfter(tt.err, 7*time.Minute); got != tt.want {
 				t.Errorf("retryAfter = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestProbeWait checks the waits between probes while Graph fails for
+// everyone: never under ProbeFloor, under ServerProbeMax for Graph's own
+// failures and BudgetProbeMax for a spent budget, growing with the outage,
+// and exactly what Graph asked for when it said.
+func TestProbeWait(t *testing.T) {
+	d := New(nil, nil, nil, Options{}, zerolog.Nop())
+	server := &graph.Error{Status: 503, Code: graph.CodeService}
+	budget := &graph.Error{Status: 400, Code: graph.CodeRateLimit}
+	tests := []struct {
+		name     string
+		scope    graph.Scope
+		lasted   time.Duration
+		err      error
+		low, top time.Duration // the range, and the top half must be drawn
+	}{
+		{"server, at once", graph.ScopeServer, 0, server, DefaultProbeFloor, 2 * DefaultProbeFloor},
+		{"server, 12 s on", graph.ScopeServer, 12 * time.Second, server, DefaultProbeFloor, 6 * time.Second},
+		{"server, an hour on", graph.ScopeServer, time.Hour, server, DefaultProbeFloor, DefaultServerProbeMax},
+		{"budget, 10 s on", graph.ScopeBudget, 10 * time.Second, budget, DefaultProbeFloor, 5 * time.Second},
+		{"budget, an hour on", graph.ScopeBudget, time.Hour, budget, DefaultProbeFloor, DefaultBudgetProbeMax},
+		{"Retry-After", graph.ScopeServer, 0, &graph.Error{Status: 503, RetryAfter: 30 * time.Second}, 30 * time.Second, 30 * time.Second},
+		{"Retry-After below the floor", graph.ScopeServer, 0, &graph.Error{Status: 503, RetryAfter: time.Second}, DefaultProbeFloor, DefaultProbeFloor},
+		{"regain access", graph.ScopeBudget, 0, &graph.Error{Status: 400, Code: 80006, Regain: 19 * time.Minute}, 19 * time.Minute, 19 * time.Minute},
+		{"restricted page", graph.ScopePage, 0, &graph.Error{Status: 400, Code: 10, Subcode: 1893063}, DefaultRestrictedHold, DefaultRestrictedHold},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var longest time.Duration
+			for range samples {
+				w := d.probeWait(tt.scope, tt.lasted, tt.err)
+				if w < tt.low || w > tt.top {
+					t.Fatalf("probeWait = %v, want within [%v, %v]", w, tt.low, tt.top)
+				}
+				longest = max(longest, w)
+			}
+			if longest < tt.low+(tt.top-tt.low)/2 {
+				t.Errorf("longest of %d waits is %v: not jittered up to %v", samples, longest, tt.top)
 			}
 		})
 	}

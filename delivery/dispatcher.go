@@ -1,22 +1,29 @@
 // Package delivery delivers outbox entries to Messenger: one ordered queue per
-// recipient, recipients served concurrently, transient failures retried with
-// backoff, and exactly one result reported per entry.
+// recipient, recipients served concurrently, failures of one person retried
+// with backoff, failures of Graph as a whole paid once for everyone (see
+// pause.go), and exactly one result reported per entry.
 package delivery
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/messenger-bridge/messenger-bridge/clock"
 	"github.com/messenger-bridge/messenger-bridge/fifo"
+	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 )
 
 // Sender makes one attempt to deliver a job. It reports whether a failure is
 // worth retrying, as Alertmanager's notifiers do, and records each part it
 // sends in the job so that a retry resumes where the last attempt stopped.
+// A *Deferred error sets the job aside until its Ready is closed, when Send
+// is called again for it.
 type Sender interface {
 	Send(ctx context.Context, j *Job) (retry bool, err error)
 }
@@ -51,6 +58,21 @@ type Job struct {
 	// and templateParts what it sends there.
 	templateFrom  int
 	templateParts []string
+	// arrived is Accepted as a reading of the dispatcher's clock, with its
+	// monotonic part: latency and TTL ignore steps of the wall clock.
+	arrived time.Time
+	// resumed says that the job comes back from being set aside: Send
+	// continues the same attempt.
+	resumed bool
+	// picture is the side job fetching and uploading the attachment.
+	picture *upload
+}
+
+// Clock is what delivery reads time from and waits on: clock.System, or
+// clocktest's in tests.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)
 }
 
 // Options tune delivery. Zero values take the defaults below.
@@ -65,6 +87,12 @@ type Options struct {
 	// RestrictedHold is how long every recipient waits after Meta answered
 	// that the page is temporarily restricted from sending.
 	RestrictedHold time.Duration
+	// While Graph fails for everyone, one message at a time probes it:
+	// ProbeFloor apart at least, and at most ServerProbeMax apart while
+	// Graph itself fails, BudgetProbeMax while the call budget is spent.
+	ProbeFloor, ServerProbeMax, BudgetProbeMax time.Duration
+	// Clock is what delivery reads time from; nil is the system's.
+	Clock Clock
 	// Observer, when set, is told of every attempt.
 	Observer Observer
 }
@@ -78,6 +106,18 @@ const (
 	// DefaultRestrictedHold: a restriction (code 10, subcode 1893063) lasts
 	// hours or days, so one message every 5 minutes finds out when it ends.
 	DefaultRestrictedHold = 5 * time.Minute
+	// DefaultProbeFloor keeps an outage to one Graph call every 2 seconds,
+	// however many people wait.
+	DefaultProbeFloor = 2 * time.Second
+	// DefaultServerProbeMax: Graph's codes 1 and 2 say "wait and retry"
+	// ("Handling Errors", https://developers.facebook.com/docs/graph-api/guides/error-handling);
+	// a probe every 10 s at most finds the end of an outage within 10 s.
+	DefaultServerProbeMax = 10 * time.Second
+	// DefaultBudgetProbeMax: throttling lasts minutes to an hour ("Rate
+	// Limiting", https://developers.facebook.com/docs/graph-api/overview/rate-limiting),
+	// and every call made meanwhile counts against the budget, so a long
+	// one is probed once a minute.
+	DefaultBudgetProbeMax = time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -96,13 +136,26 @@ func (o Options) withDefaults() Options {
 	if o.RestrictedHold <= 0 {
 		o.RestrictedHold = DefaultRestrictedHold
 	}
+	if o.ProbeFloor <= 0 {
+		o.ProbeFloor = DefaultProbeFloor
+	}
+	if o.ServerProbeMax <= 0 {
+		o.ServerProbeMax = DefaultServerProbeMax
+	}
+	if o.BudgetProbeMax <= 0 {
+		o.BudgetProbeMax = DefaultBudgetProbeMax
+	}
+	if o.Clock == nil {
+		o.Clock = clock.System{}
+	}
 	return o
 }
 
 // Dispatcher runs one worker per recipient. Entries for one recipient are
 // delivered strictly in the order they were enqueued: while one is retried,
-// the others wait. A Retry-After from Graph, or its word that the page is
-// restricted, holds back every recipient.
+// the others wait. One whose attachment is slow to fetch is set aside, so
+// that the person's later messages go meanwhile. A failure that speaks for
+// Graph as a whole pauses every recipient until a probe gets through.
 type Dispatcher struct {
 	sender Sender
 	report Reporter
@@ -111,12 +164,11 @@ type Dispatcher struct {
 	log    zerolog.Logger
 
 	mu      sync.Mutex
-	queues  map[string]*fifo.Queue[outbox.Ref]
+	queues  map[string]*fifo.Queue[queued]
 	run     *runState // nil until Run starts, and again once shutdown begins
 	workers sync.WaitGroup
-	// holdUntil is when Graph's last Retry-After ends. It holds back every
-	// recipient: the header speaks for the server, not for one person.
-	holdUntil time.Time
+	// pause is set while Graph fails for everyone.
+	pause *pause
 }
 
 type runState struct {
@@ -130,7 +182,7 @@ func New(s Sender, r Reporter, st Store, opts Options, log zerolog.Logger) *Disp
 		sender: s, report: r, store: st,
 		opts:   opts.withDefaults(),
 		log:    log,
-		queues: make(map[string]*fifo.Queue[outbox.Ref]),
+		queues: make(map[string]*fifo.Queue[queued]),
 	}
 }
 
@@ -138,18 +190,21 @@ func New(s Sender, r Reporter, st Store, opts Options, log zerolog.Logger) *Disp
 // It never blocks, and may be called before or while Run runs. Each
 // entry's message is read from the Store only when its turn comes.
 func (d *Dispatcher) Enqueue(refs ...outbox.Ref) {
+	now := d.opts.Clock.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range refs {
 		q, ok := d.queues[r.Recipient]
 		if !ok {
-			q = fifo.New[outbox.Ref]()
+			q = fifo.New[queued]()
 			d.queues[r.Recipient] = q
 			if d.run != nil {
 				d.start(r.Recipient, q)
 			}
 		}
-		q.Push(r)
+		// An entry read back from disk has no monotonic reading, and the wall
+		// clock may have stepped back since: its age counts as 0 at least.
+		q.Push(queued{ref: r, arrived: now.Add(-max(now.Sub(r.Accepted), 0))})
 	}
 }
 
@@ -181,108 +236,138 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // start runs the worker for one recipient; d.mu must be held.
-func (d *Dispatcher) start(name string, q *fifo.Queue[outbox.Ref]) {
+func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 	rs := d.run
 	d.workers.Add(1)
 	go func() {
 		defer d.workers.Done()
 		log := d.log.With().Str("recipient", name).Logger()
+		w := &worker{d: d, log: log, q: q}
 		for {
-			ref, ok := q.Peek(rs.ctx)
+			j, aside, ok := w.next(rs.ctx)
 			if !ok {
-				return
-			}
-			if j, ok := d.load(ref, log); ok && !d.deliver(rs, j, log) {
+				d.abandon(w, log)
 				return // shutting down: the entry stays in the store
 			}
-			q.Pop()
+			switch out, later := d.deliver(rs, j, log); out {
+			case stopped:
+				d.abandon(w, log)
+				return
+			case finished:
+				w.done(aside)
+			case deferred:
+				log.Debug().Uint64("seq", j.Seq).Str("waiting_for", later.What).
+					Msg("message set aside until its attachment is fetched; later messages go meanwhile")
+				w.setAside(j, aside, later)
+			}
 		}
 	}()
 }
 
-// deliver tries j until it is sent, fails for good or expires, and reports
-// the result. It returns false when shutdown came first.
-func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) bool {
-	deadline := j.Accepted.Add(d.opts.TTL)
+// outcome is how deliver left a job.
+type outcome int
+
+const (
+	finished outcome = iota // reported and forgotten
+	deferred                // set aside until its Deferred is ready
+	stopped                 // shutdown came first: the entry stays in the store
+)
+
+// deliver tries j until it is sent, fails for good, expires or is set
+// aside. While Graph fails for everyone it waits for the pause to end, or
+// probes Graph when its turn comes.
+func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome, *Deferred) {
+	deadline := j.arrived.Add(d.opts.TTL)
 	sendCtx := log.WithContext(rs.sendCtx) // the Sender logs as this recipient
 	var lastErr error                      // of the latest failed attempt, shown when the message expires
 	for {
 		if rs.ctx.Err() != nil {
-			return false
+			return stopped, nil
 		}
-		if !time.Now().Before(deadline) {
-			info := &ErrorInfo{Message: "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + ")"}
-			if lastErr != nil {
-				info = describe(rs.sendCtx, j.Recipient, lastErr)
-				info.Message = "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + "); last error: " + info.Message
-				info.Retryable = false
-			}
-			d.finish(j, Result{ID: j.Message.ID, Status: Expired, Attempts: j.Attempts, MessageIDs: j.MessageIDs, Error: info}, log)
-			return true
+		if !d.opts.Clock.Now().Before(deadline) {
+			d.expire(j, cmp.Or(lastErr, d.pausedBy()), log)
+			return finished, nil
 		}
-		if hold := time.Until(d.held()); hold > 0 {
-			if !sleep(rs.ctx, min(hold, time.Until(deadline))) {
-				return false
-			}
-			continue
+		probe, pauseErr, ok := d.await(rs.ctx, j, deadline)
+		if !ok {
+			return stopped, nil
 		}
-		j.Attempts++
+		if pauseErr != nil {
+			lastErr = pauseErr
+		}
+		if !probe && d.pausedBy() != nil {
+			continue // the deadline came while paused
+		}
+		if j.resumed {
+			j.resumed = false
+		} else {
+			j.Attempts++
+		}
+		sent := len(j.MessageIDs)
 		began := time.Now()
 		retry, err := d.sender.Send(sendCtx, j)
+		later, isLater := errors.AsType[*Deferred](err)
+		scope := graph.ScopeCall
+		if retry && rs.sendCtx.Err() == nil {
+			scope = sharedScope(err)
+		}
+		d.settle(probe, scope, err, len(j.MessageIDs) > sent || answered(err), log)
 		if d.opts.Observer != nil {
 			d.opts.Observer.Attempt(j.Recipient, time.Since(began), err != nil && retry)
 		}
 		switch {
+		case isLater:
+			j.resumed = true
+			return deferred, later
 		case err == nil:
 			d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
-				LatencyMS: time.Since(j.Accepted).Milliseconds(), Via: j.Via, Note: j.Note}, log)
-			return true
+				LatencyMS: d.latency(j), Via: j.Via, Note: j.Note}, log)
+			return finished, nil
 		case rs.sendCtx.Err() != nil:
 			// The drain ran out and cut the attempt short: not the message's fault.
-			return false
+			return stopped, nil
 		case !retry:
-			info := describe(rs.sendCtx, j.Recipient, err)
-			info.Retryable = false
-			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts, Error: info}, log)
-			return true
+			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
+				Error: describe(j.Recipient, err)}, log)
+			return finished, nil
 		}
 		lastErr = err
-		after := retryAfter(err, d.opts.RestrictedHold)
-		if after > 0 {
-			d.hold(began.Add(after))
+		if scope != graph.ScopeCall {
+			continue // the pause decides when to try again, and logs it
 		}
-		wait := max(backoff(j.Attempts, d.opts.Backoff, d.opts.MaxBackoff), after)
+		wait := min(backoff(j.Attempts, d.opts.Backoff, d.opts.MaxBackoff), deadline.Sub(d.opts.Clock.Now()))
 		log.Warn().Err(err).Uint64("seq", j.Seq).Int("attempt", j.Attempts).
-			Dur("retry_in", wait).Msg("delivery failed; will retry")
-		if !sleep(rs.ctx, min(wait, time.Until(deadline))) {
-			return false
+			Str("retry_in", wait.Round(time.Millisecond).String()).Msg("delivery failed; will retry")
+		if !d.sleep(rs.ctx, wait) {
+			return stopped, nil
 		}
 	}
 }
 
-// hold keeps every recipient from starting an attempt before t.
-func (d *Dispatcher) hold(t time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if t.After(d.holdUntil) {
-		d.holdUntil = t
+// expire reports j expired, with the last error it met, if any.
+func (d *Dispatcher) expire(j *Job, lastErr error, log zerolog.Logger) {
+	info := &ErrorInfo{Message: "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + ")"}
+	if lastErr != nil {
+		info = describe(j.Recipient, lastErr)
+		info.Message = "not delivered within MESSAGE_TTL (" + d.opts.TTL.String() + "); last error: " + info.Message
 	}
+	d.finish(j, Result{ID: j.Message.ID, Status: Expired, Attempts: j.Attempts, MessageIDs: j.MessageIDs, Error: info}, log)
 }
 
-func (d *Dispatcher) held() time.Time {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.holdUntil
+// latency is the time from j's arrival to now, never negative.
+func (d *Dispatcher) latency(j *Job) int64 {
+	return max(d.opts.Clock.Now().Sub(j.arrived), 0).Milliseconds()
 }
 
-// sleep waits for dur, or until ctx ends; it reports whether dur ran out.
-func sleep(ctx context.Context, dur time.Duration) bool {
-	t := time.NewTimer(dur)
-	defer t.Stop()
+// sleep waits for dur on the dispatcher's clock, or until ctx ends; it
+// reports whether dur ran out.
+func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) bool {
+	c, stop := d.opts.Clock.NewTimer(dur)
+	defer stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-c:
 		return true
 	}
 }

@@ -36,6 +36,7 @@ type rig struct {
 	d        *delivery.Dispatcher
 	results  chan reported
 	attempts chan string // recipient of each attempt, once it ended
+	logs     *lockedBuffer
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -46,12 +47,13 @@ type reported struct {
 	result delivery.Result
 }
 
-// newRig returns a rig whose dispatcher is not running yet. Retries wait
-// milliseconds unless opts say otherwise. wrap, when set, wraps the Sender.
+// newRig returns a rig whose dispatcher is not running yet. Retries and
+// probes wait milliseconds unless opts say otherwise or give a clock. wrap,
+// when set, wraps the Sender.
 func newRig(t *testing.T, opts delivery.Options, wrap func(delivery.Sender) delivery.Sender) *rig {
 	t.Helper()
 	r := &rig{t: t, graph: graphtest.NewServer(t, dispatchToken),
-		results: make(chan reported, 1000), attempts: make(chan string, 1000)}
+		results: make(chan reported, 1000), attempts: make(chan string, 1000), logs: &lockedBuffer{}}
 	for _, psid := range people {
 		r.graph.AddUser(psid)
 	}
@@ -71,8 +73,16 @@ func newRig(t *testing.T, opts delivery.Options, wrap func(delivery.Sender) deli
 	if opts.Backoff == 0 {
 		opts.Backoff, opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
 	}
+	if opts.ProbeFloor == 0 && opts.Clock == nil {
+		opts.ProbeFloor, opts.ServerProbeMax, opts.BudgetProbeMax = time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
+	}
 	opts.Observer = r
-	r.d = delivery.New(s, r, r.box, opts, zerolog.Nop())
+	r.d = delivery.New(s, r, r.box, opts, zerolog.New(r.logs))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dispatcher log:\n%s", r.logs)
+		}
+	})
 	return r
 }
 
@@ -297,6 +307,11 @@ func TestExpiry(t *testing.T) {
 				if tried := res.Attempts > 0; id == "first" && tried != tt.attempts {
 					t.Errorf("%s expired after %d attempts", id, res.Attempts)
 				}
+				// Graph was unavailable: publishing the message again later may
+				// work. Nothing failed when nothing was tried.
+				if res.Error.Retryable != tt.attempts {
+					t.Errorf("%s: retryable %v, want %v", id, res.Error.Retryable, tt.attempts)
+				}
 			}
 			r.stop()
 			if n := r.graph.Calls(); (n > 0) != tt.attempts {
@@ -306,35 +321,6 @@ func TestExpiry(t *testing.T) {
 				t.Errorf("outbox still holds %v", left)
 			}
 		})
-	}
-}
-
-// TestRetryAfterHoldsEveryone checks that Graph's Retry-After delays the
-// failed message's retry and every other recipient's messages too.
-func TestRetryAfterHoldsEveryone(t *testing.T) {
-	const after = time.Second // Retry-After counts whole seconds
-	r := newRig(t, delivery.Options{}, nil)
-	fault := graphtest.Unavailable
-	fault.RetryAfter = "1"
-	r.graph.FailNext(1, fault)
-	start := time.Now()
-	r.add(time.Now(), "alice", "held")
-	r.run()
-	select {
-	case <-r.attempts:
-	case <-time.After(patience):
-		t.Fatal("no attempt ended")
-	}
-	r.add(time.Now(), "bob", "also held")
-	for range 2 {
-		if rep := r.next(); rep.result.Status != delivery.Sent {
-			t.Fatalf("result for %s: %+v, want sent", rep.name, rep.result)
-		}
-	}
-	for _, req := range r.graph.Requests() {
-		if early := start.Add(after).Sub(req.At); early > 0 {
-			t.Errorf("%q reached Graph %v before Retry-After ended", req.Text, early)
-		}
 	}
 }
 

@@ -1,21 +1,19 @@
 package delivery
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 
+	"github.com/messenger-bridge/messenger-bridge/clock"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/message"
+	"github.com/messenger-bridge/messenger-bridge/pacer"
 	"github.com/messenger-bridge/messenger-bridge/reach"
 )
 
@@ -33,6 +31,15 @@ import (
 // whether others share its message, and a retry then resends the picture
 // taken at the first attempt instead of fetching a camera's later one.
 //
+// The fetch and upload run on the side (see attachment.go), retried for
+// AttachmentRetry at most, so that a camera that is offline or a server that
+// hangs never holds back the text, nor the person's later messages: Send
+// returns a *Deferred while they run. A picture that cannot be fetched
+// leaves the text sent, with a Job.Note saying why.
+//
+// Every Graph call first waits its turn at the Messenger's pacer, which
+// keeps to SEND_RATE and to the usage Graph reports.
+//
 // Messenger logs through the zerolog.Logger in the context given to Send, if
 // any.
 //
@@ -43,7 +50,8 @@ import (
 type Messenger struct {
 	graph    *graph.Client
 	media    *media.Fetcher
-	limiter  *rate.Limiter
+	pace     turns
+	clock    Clock
 	uploads  uploads
 	reach    *reach.Tracker
 	template *graph.Template // nil: no way through a closed window
@@ -71,6 +79,23 @@ func WithTemplate(t graph.Template) MessengerOption {
 	return func(m *Messenger) { m.template = &t }
 }
 
+// turns hands out turns to call Graph; *pacer.Pacer is one.
+type turns interface {
+	Wait(ctx context.Context) error
+}
+
+// WithPacer makes the Messenger take its turns at p, which other Graph
+// callers share; without it, it makes its own.
+func WithPacer(p *pacer.Pacer) MessengerOption {
+	return func(m *Messenger) { m.pace = p }
+}
+
+// WithClock makes the Messenger time the retries of attachments by c
+// instead of the system clock.
+func WithClock(c Clock) MessengerOption {
+	return func(m *Messenger) { m.clock = c }
+}
+
 // WithReach makes the Messenger record what it learns of windows and of the
 // page in t, which others may observe; without it, the Messenger keeps a
 // Tracker of its own.
@@ -79,17 +104,17 @@ func WithReach(t *reach.Tracker) MessengerOption {
 }
 
 // NewMessenger returns a Messenger that makes at most perSecond Graph calls a
-// second across all recipients (0: no limit), uploads counted. fetch may be
-// nil, in which case only public-URL attachments can be sent.
+// second across all recipients (0: no limit), uploads counted, unless
+// WithPacer gives the pacer to share. fetch may be nil, in which case only
+// public-URL attachments can be sent.
 func NewMessenger(g *graph.Client, fetch *media.Fetcher, perSecond float64, opts ...MessengerOption) *Messenger {
-	limit := rate.Inf
-	if perSecond > 0 {
-		limit = rate.Limit(perSecond)
-	}
-	m := &Messenger{graph: g, media: fetch, limiter: rate.NewLimiter(limit, 1),
+	m := &Messenger{graph: g, media: fetch, clock: clock.System{},
 		uploads: uploads{byBatch: make(map[uint64]*upload)}}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.pace == nil {
+		m.pace = pacer.New(perSecond, pacer.WithClock(m.clock))
 	}
 	if m.reach == nil {
 		m.reach = reach.New(nil)
@@ -117,10 +142,12 @@ func plan(m message.Message) []part {
 }
 
 // Send implements Sender. It sends the parts of j not yet in j.MessageIDs.
-// A failure to fetch the attachment is retried unless media.Permanent says
-// retrying cannot help; a Graph error is retried as graph.Classify says.
-// A refusal as outside the window is never retried: the rest of j goes
-// through the utility template at once, or j fails with a *WindowError.
+// An attachment the bridge fetches is fetched and uploaded on the side,
+// starting once the first part went: Send returns a *Deferred while that
+// runs, and the outcome when called again. A Graph error is retried as
+// graph.Classify says. A refusal as outside the window is never retried:
+// the rest of j goes through the utility template at once, or j fails with
+// a *WindowError.
 func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 	if j.Via == ViaTemplate {
 		return m.sendTemplate(ctx, j) // a retry resumes where the template left off
@@ -136,14 +163,13 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 			out.QuickReplies = quickReplies(j.Message.QuickReplies) // Messenger shows them under the last message only
 		}
 		if parts[i].attachment {
-			att, err := m.attachment(ctx, j)
-			if err != nil {
-				m.watchPage(err) // an upload's answer speaks for the page too
-				return retryable(ctx, err), fmt.Errorf("attachment not sent: %w", err)
+			att, retry, err := m.attachment(ctx, j)
+			if att == nil {
+				return retry, err // set aside, failed, or given up with a note
 			}
 			out.Attachment = att
 		}
-		if err := m.limiter.Wait(ctx); err != nil {
+		if err := m.pace.Wait(ctx); err != nil {
 			return true, err // ctx ended: the job is kept for later
 		}
 		id, err := m.graph.Send(ctx, j.PSID, out, notify)
@@ -160,6 +186,7 @@ func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {
 		if len(out.QuickReplies) > 0 && m.asker != nil {
 			m.asker.Asked(j.Recipient, j.Message.ID, time.Now(), j.Message.QuickReplies)
 		}
+		m.prefetch(ctx, j) // the window is open: fetch the picture while the rest goes
 	}
 	return false, nil
 }
@@ -195,26 +222,10 @@ func retryable(ctx context.Context, err error) bool {
 	return graph.Classify(ctx, err) == graph.Retry
 }
 
-// attachment returns how to refer to the job's attachment in a Send call: by
-// its public URL, or by the id of an upload shared by every recipient of the
-// same incoming message.
-func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, error) {
-	a := j.Message.Attachment
-	if a.PublicURL != "" {
-		return &graph.Attachment{Type: cmp.Or(a.Type, "file"), URL: a.PublicURL}, nil
-	}
-	if m.media == nil {
-		return nil, errors.New("this bridge cannot fetch attachments; only public URLs can be sent")
-	}
-	return m.uploads.get(ctx, j.Batch, func(ctx context.Context) (*graph.Attachment, error) {
-		return m.upload(ctx, *a)
-	})
-}
-
 // upload fetches a and streams its bytes to the Attachment Upload API.
 func (m *Messenger) upload(ctx context.Context, a message.Attachment) (*graph.Attachment, error) {
 	// Wait before fetching, so that a source is never left open meanwhile.
-	if err := m.limiter.Wait(ctx); err != nil {
+	if err := m.pace.Wait(ctx); err != nil {
 		return nil, err
 	}
 	med, err := m.media.Open(ctx, a)
@@ -280,76 +291,4 @@ func sendAs(med *media.Media, declared string) string {
 		return "image"
 	}
 	return "file"
-}
-
-// uploadTTL is how long an uploaded attachment is reused for later
-// recipients and retries of the same message; all of them are normally
-// served within seconds, and attachment ids stay valid for 90 days ("Saving
-// Assets", https://developers.facebook.com/docs/messenger-platform/send-messages/saving-assets).
-const uploadTTL = time.Hour
-
-// uploads runs at most one upload at a time per incoming message (outbox
-// Batch) and remembers the successful one, so that an attachment sent to a
-// group is fetched and uploaded once. A failure is shared with the callers
-// waiting for that upload, then forgotten: the next attempt starts afresh.
-type uploads struct {
-	mu      sync.Mutex
-	byBatch map[uint64]*upload
-}
-
-type upload struct {
-	done chan struct{} // closed once the fields below are set
-	at   time.Time
-	att  *graph.Attachment
-	err  error
-	// abandoned reports that the upload failed because the context of the
-	// caller running it ended, which says nothing to those waiting.
-	abandoned bool
-}
-
-// get returns the attachment uploaded for batch, calling do to upload it
-// unless an upload for batch succeeded within uploadTTL or is under way.
-func (u *uploads) get(ctx context.Context, batch uint64, do func(context.Context) (*graph.Attachment, error)) (*graph.Attachment, error) {
-	for {
-		u.mu.Lock()
-		now := time.Now()
-		for k, up := range u.byBatch {
-			if now.Sub(up.at) > uploadTTL {
-				delete(u.byBatch, k)
-			}
-		}
-		up, ok := u.byBatch[batch]
-		if !ok {
-			up = &upload{done: make(chan struct{}), at: now}
-			u.byBatch[batch] = up
-			u.mu.Unlock()
-			u.run(ctx, batch, up, do)
-			return up.att, up.err
-		}
-		u.mu.Unlock()
-
-		select {
-		case <-up.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if !up.abandoned {
-			return up.att, up.err
-		}
-	}
-}
-
-// run performs up, forgetting it if it fails.
-func (u *uploads) run(ctx context.Context, batch uint64, up *upload, do func(context.Context) (*graph.Attachment, error)) {
-	defer close(up.done)
-	up.att, up.err = do(ctx)
-	if up.err == nil {
-		return
-	}
-	up.abandoned = ctx.Err() != nil
-	u.mu.Lock()
-	if u.byBatch[batch] == up {
-		delete(u.byBatch, batch)
-	}
-	u.mu.Unlock()
 }

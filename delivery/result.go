@@ -52,12 +52,15 @@ func Failure(id string, err error) Result {
 	return Result{ID: id, Status: Failed, Error: &ErrorInfo{Message: err.Error()}}
 }
 
-// describe turns a delivery error into what a result shows.
-func describe(ctx context.Context, name string, err error) *ErrorInfo {
+// describe turns a delivery error into what a result shows. Retryable says
+// whether the same message could go through if published again later: the
+// error is one Graph, or the attachment's source, may get over, as
+// retryable classifies it.
+func describe(name string, err error) *ErrorInfo {
 	if we, ok := errors.AsType[*WindowError](err); ok {
 		return we.info()
 	}
-	info := &ErrorInfo{Message: err.Error(), Retryable: graph.Classify(ctx, err) == graph.Retry}
+	info := &ErrorInfo{Message: err.Error(), Retryable: retryable(context.Background(), err)}
 	var gerr *graph.Error
 	if errors.As(err, &gerr) {
 		info.Code, info.Subcode = gerr.Code, gerr.Subcode

@@ -103,7 +103,7 @@ func (m *Messenger) closedWindow(ctx context.Context, j *Job, p reach.Person, ge
 func (m *Messenger) sendTemplate(ctx context.Context, j *Job) (retry bool, err error) {
 	notify := notification(j.Message.Notification)
 	for i := len(j.MessageIDs) - j.templateFrom; i < len(j.templateParts); i++ {
-		if err := m.limiter.Wait(ctx); err != nil {
+		if err := m.pace.Wait(ctx); err != nil {
 			return true, err // ctx ended: the job is kept for later
 		}
 		id, err := m.graph.SendTemplate(ctx, j.PSID, *m.template, j.templateParts[i], notify)

@@ -25,6 +25,9 @@ type Error struct {
 	Transient   bool   // error.is_transient
 	// RetryAfter is the wait asked for by a Retry-After header; 0 if none.
 	RetryAfter time.Duration
+	// Regain is the estimated_time_to_regain_access of the answer's
+	// X-Business-Use-Case-Usage header; 0 if none.
+	Regain time.Duration
 }
 
 // Error returns Graph's message with its code, subcode, HTTP status and
@@ -64,6 +67,74 @@ func (e *Error) Retryable() bool {
 		return !permanent(e.Code)
 	}
 	return false
+}
+
+// Scope is whom a failed call speaks for: the call alone, or every call,
+// because Graph itself is failing, the call budget is spent, or Meta
+// restricts the page.
+type Scope int
+
+// Scopes returned by Error.Scope and ScopeOf.
+const (
+	// ScopeCall is a failure of this call alone: its recipient, its
+	// parameters, or a cause outside Graph. Other calls may well succeed.
+	ScopeCall Scope = iota
+	// ScopeServer is Graph failing for everyone: no answer, a timeout, an
+	// HTTP 5xx, codes 1 and 2, is_transient or a Retry-After.
+	ScopeServer
+	// ScopeBudget is the app's or page's call budget spent: codes 4, 17,
+	// 32, 341, 613, 80000 to 80014, or HTTP 429.
+	ScopeBudget
+	// ScopePage is Meta restricting the page from sending (code 10,
+	// subcode 1893063).
+	ScopePage
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeCall:
+		return "call"
+	case ScopeServer:
+		return "server"
+	case ScopeBudget:
+		return "budget"
+	case ScopePage:
+		return "page"
+	}
+	return "Scope(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Scope says whom e speaks for. A cause retrying cannot cure (a bad
+// parameter, the 24-hour window, a person unavailable, the token) is
+// ScopeCall even when it comes with an HTTP 5xx.
+func (e *Error) Scope() Scope {
+	switch {
+	case e.PageRestricted():
+		return ScopePage
+	case throttled(e.Code), e.Status == http.StatusTooManyRequests:
+		return ScopeBudget
+	case e.Code == CodeUnknown, e.Code == CodeService:
+		return ScopeServer
+	case permanent(e.Code):
+		return ScopeCall
+	case e.Transient, e.RetryAfter > 0, e.Status >= 500:
+		return ScopeServer
+	}
+	return ScopeCall
+}
+
+// ScopeOf says whom err, returned by a Client method, speaks for: an
+// *Error's Scope, ScopeServer for a call that got no answer, and ScopeCall
+// for anything else, nil included. An error of reading an Upload's body is
+// the source's, not Graph's: ScopeCall.
+func ScopeOf(err error) Scope {
+	if ge, ok := errors.AsType[*Error](err); ok {
+		return ge.Scope()
+	}
+	if _, ok := errors.AsType[*transportError](err); ok {
+		return ScopeServer
+	}
+	return ScopeCall
 }
 
 // TokenInvalid reports whether the page token is expired, revoked or not a

@@ -86,6 +86,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// RequestTimeout bounds each HTTP request; default DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// OnUsage, when set, is given the usage headers of every answer that
+	// has them (see usage.go), such as for a pacer. It must not block.
+	OnUsage func(Usage)
 }
 
 // String describes the configuration without its secrets.
@@ -111,6 +114,7 @@ type Client struct {
 	messagingType string
 	tag           string
 	timeout       time.Duration
+	onUsage       func(Usage)
 }
 
 // New returns a Client for cfg, or an error naming the first field that is
@@ -137,6 +141,7 @@ func New(cfg Config) (*Client, error) {
 		auth:          "Bearer " + cfg.PageToken,
 		messagingType: cmp.Or(cfg.MessagingType, DefaultMessagingType),
 		timeout:       cfg.RequestTimeout,
+		onUsage:       cfg.OnUsage,
 	}
 	if err := CheckMessaging(c.messagingType, cfg.Tag); err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
@@ -290,6 +295,7 @@ func (c *Client) decode(resp *http.Response, data []byte, out answer) error {
 			Transient   bool   `json:"is_transient"`
 		} `json:"error"`
 	}
+	usage := c.observe(resp.Header)
 	jsonErr := json.Unmarshal(data, &reply)
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	if ok && jsonErr == nil && reply.Error == nil {
@@ -298,7 +304,7 @@ func (c *Client) decode(resp *http.Response, data []byte, out answer) error {
 		}
 		return out.check()
 	}
-	e := &Error{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	e := &Error{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Regain: usage.RegainIn}
 	if a := reply.Error; a != nil {
 		e.Code, e.Subcode, e.Type, e.FBTraceID, e.Transient = a.Code, a.Subcode, a.Type, a.FBTraceID, a.Transient
 		e.Message = c.redact.Replace(a.Message)

@@ -24,6 +24,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
+	"github.com/messenger-bridge/messenger-bridge/pacer"
 	"github.com/messenger-bridge/messenger-bridge/reach"
 	"github.com/messenger-bridge/messenger-bridge/receive"
 )
@@ -115,7 +116,11 @@ func serve(ctx context.Context, stderr io.Writer) int {
 }
 
 func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
-	g, err := graph.New(graphConfig(cfg))
+	// One pacer for every Graph call, slowed by the usage Graph reports.
+	pace := pacer.New(cfg.SendRate, pacer.WithLog(log))
+	gcfg := graphConfig(cfg)
+	gcfg.OnUsage = pace.Observe
+	g, err := graph.New(gcfg)
 	if err != nil {
 		return err
 	}
@@ -153,7 +158,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	}
 	b, err := bridge.New(cfg, bridge.Deps{
 		Outbox:   box,
-		Sender:   newMessenger(cfg, g, fetch, people, asks),
+		Sender:   newMessenger(cfg, g, fetch, people, asks, pace),
 		Reach:    people,
 		Received: heard,
 		Page:     page,
@@ -212,12 +217,16 @@ func recipientNames(cfg *config.Config) []string {
 }
 
 // newMessenger returns the Messenger the service and the send command
-// deliver with, recording what it learns of people's windows in people and,
-// when asks is not nil, the quick replies it offers.
-func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, asks *receive.Asks) *delivery.Messenger {
+// deliver with, recording what it learns of people's windows in people,
+// when asks is not nil the quick replies it offers, and taking its turns at
+// pace, or at a pacer of its own if pace is nil.
+func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, asks *receive.Asks, pace *pacer.Pacer) *delivery.Messenger {
 	opts := []delivery.MessengerOption{delivery.WithReach(people)}
 	if asks != nil {
 		opts = append(opts, delivery.WithAsker(*asks))
+	}
+	if pace != nil {
+		opts = append(opts, delivery.WithPacer(pace))
 	}
 	if cfg.UtilityTemplate != "" {
 		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))

@@ -94,7 +94,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	logWarnings(cfg, log)
-	results := deliver(ctx, newMessenger(cfg, g, fetch, reach.New(nil), nil), people, msg, min(cfg.MessageTTL, sendPatience), log)
+	results := deliver(ctx, newMessenger(cfg, g, fetch, reach.New(nil), nil, nil), people, msg, min(cfg.MessageTTL, sendPatience), log)
 	status := exitOK
 	for _, p := range people {
 		r, done := results[p.Name]

@@ -47,11 +47,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, upload bool) (cal
 	if upload {
 		s.uploads++
 	}
-	var f Fault
-	faulted := len(s.faults) > 0
-	if faulted {
-		f, s.faults = s.faults[0], s.faults[1:]
-	}
+	f, faulted := s.nextFault()
 	s.mu.Unlock()
 
 	c, readFault, readFailed := readCall(r)

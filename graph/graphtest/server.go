@@ -38,6 +38,7 @@ type Server struct {
 	mux       *http.ServeMux
 	token     string
 	received  chan Request
+	failed    chan time.Time
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -47,6 +48,8 @@ type Server struct {
 	pageID      string
 	pageName    string
 	faults      []Fault
+	outage      *Fault // answered to every Send and Upload while set
+	usage       Usage
 	requests    []Request
 	attachments map[string]AttachmentReq // by attachment_id
 	templates   []Template
@@ -90,7 +93,7 @@ type AttachmentReq struct {
 func NewServer(tb testing.TB, pageToken string) *Server {
 	tb.Helper()
 	s := newServer(pageToken)
-	s.srv = httptest.NewServer(s.mux)
+	s.srv = httptest.NewServer(s.handler())
 	s.URL = s.srv.URL
 	tb.Cleanup(s.Close)
 	return s
@@ -102,6 +105,7 @@ func newServer(pageToken string) *Server {
 		mux:         http.NewServeMux(),
 		token:       pageToken,
 		received:    make(chan Request, receivedBuffer),
+		failed:      make(chan time.Time, failedBuffer),
 		closed:      make(chan struct{}),
 		users:       make(map[string]bool),
 		attachments: make(map[string]AttachmentReq),

@@ -16,7 +16,7 @@ func Start(pageToken string) (*Server, error) {
 		return nil, fmt.Errorf("fake Graph API: listen on loopback: %w", err)
 	}
 	s := newServer(pageToken)
-	s.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: s.mux}}
+	s.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: s.handler()}}
 	s.srv.Start()
 	s.URL = s.srv.URL
 	return s, nil
