@@ -30,8 +30,29 @@ func (b *Bridge) intake(ctx context.Context) {
 		if batch == nil {
 			return
 		}
-		b.store(batch)
+		for len(batch) > 0 {
+			n := fitting(batch, intakeBytes)
+			b.store(batch[:n])
+			batch = batch[n:]
+		}
 	}
+}
+
+// intakeBytes bounds the payloads stored in one transaction: a batch of
+// large messages is held in memory several times over (payload, parsed
+// message, stored form) until its transaction ends.
+const intakeBytes = 2 << 20
+
+// fitting returns how many messages from the start of batch, one at least,
+// have payloads of max bytes together.
+func fitting(batch []inbound, max int) int {
+	size := 0
+	for i, in := range batch {
+		if size += len(in.msg.Payload()); size > max && i > 0 {
+			return i
+		}
+	}
+	return len(batch)
 }
 
 func (b *Bridge) store(batch []inbound) {

@@ -95,6 +95,8 @@ func TestUnreadableMessage(t *testing.T) {
 	if texts := texts(g.Requests(), people["alice"]); len(texts) != 1 || texts[0] != "two" {
 		t.Errorf("Graph got %q, want only the readable message", texts)
 	}
+	cancel()
+	<-done // each entry is done once its result is out, before its worker ends
 	if box.Len() != 0 {
 		t.Errorf("%d entries left in the outbox, want none", box.Len())
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -18,14 +17,13 @@ import (
 // bbolt reads its file through a memory map. A file cut short gives a
 // SIGBUS on the first page past its end, and a page pointing anywhere
 // gives a SIGSEGV or a bbolt assertion panic; Go cannot recover the first
-// two unless the goroutine asked for it. Every read of the file runs in
-// safely, and Open checks a file in three steps before using it:
+// two unless the goroutine asked for it. Every read of the file through
+// bbolt runs in safely, and Open checks a file before it maps it:
 //
-//  1. checkHeader reads the two meta pages with plain reads and checks
-//     that the file holds every page the valid one counts;
-//  2. walk reads every page bbolt's own check will read, in safely;
-//  3. bbolt's Tx.Check, which runs in a goroutine of its own, then only
-//     reads pages that are known to be readable.
+//  1. checkHeader reads the two meta pages and checks that the file holds
+//     every page the valid one counts;
+//  2. checkPages reads the tree from its root and checks what bbolt's
+//     Tx.Check does, with plain reads (pagecheck.go).
 
 // damagedError says the file is damaged, and how.
 type damagedError struct{ err error }
@@ -97,12 +95,17 @@ func readMeta(f io.ReaderAt, off int64) (metaPage, error) {
 // checkHeader checks, without mapping the file, that it starts with a
 // valid bbolt meta page and holds every page that meta page counts, as
 // bbolt chooses it: the valid one of the two with the higher transaction.
-func checkHeader(path string, size int64) error {
+func checkHeader(path string, size int64) (metaPage, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return metaPage{}, err
 	}
 	defer f.Close()
+	return readHeader(f, size)
+}
+
+// readHeader is checkHeader on the open file f.
+func readHeader(f io.ReaderAt, size int64) (metaPage, error) {
 	m0, err0 := readMeta(f, firstMetaOffset)
 	// The second meta page is one page in; where that is, only a valid
 	// first one says. Otherwise try every page size, as bbolt does.
@@ -128,24 +131,24 @@ func checkHeader(path string, size int64) error {
 	m := m0
 	switch {
 	case err0 != nil && err1 != nil:
-		return damaged("it is not a bbolt database, or its headers were overwritten (%v)", err0)
+		return metaPage{}, damaged("it is not a bbolt database, or its headers were overwritten (%v)", err0)
 	case err0 != nil || err1 == nil && m1.txid > m0.txid:
 		m = m1
 	}
 	ps := int64(m.pageSize)
 	switch {
 	case ps < minPageSize || ps > maxPageSize || ps&(ps-1) != 0:
-		return damaged("its header gives a page size of %d bytes", ps)
+		return m, damaged("its header gives a page size of %d bytes", ps)
 	case size%ps != 0:
-		return damaged("it was cut short: %d bytes is not a whole number of %d-byte pages", size, ps)
+		return m, damaged("it was cut short: %d bytes is not a whole number of %d-byte pages", size, ps)
 	case size < minPages*ps:
-		return damaged("it was cut short: %d bytes, less than the %d pages of an empty database", size, minPages)
+		return m, damaged("it was cut short: %d bytes, less than the %d pages of an empty database", size, minPages)
 	case uint64(size/ps) < m.hw:
-		return damaged("it was cut short: it holds %d pages, its header counts %d", size/ps, m.hw)
+		return m, damaged("it was cut short: it holds %d pages, its header counts %d", size/ps, m.hw)
 	case m.root >= m.hw || m.freelist >= m.hw && m.freelist != noFreelist:
-		return damaged("its header points past its last page")
+		return m, damaged("its header points past its last page")
 	}
-	return nil
+	return m, nil
 }
 
 // inspect reports whether the file at path, of the given size, is sound:
@@ -155,7 +158,16 @@ func inspect(path string, size int64) error {
 	if size == 0 {
 		return damaged("it is empty")
 	}
-	if err := checkHeader(path, size); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	m, err := readHeader(f, size)
+	if err == nil {
+		err = checkPages(f, m)
+	}
+	f.Close()
+	if err != nil {
 		return err
 	}
 	db, err := openDB(path, true)
@@ -163,90 +175,18 @@ func inspect(path string, size int64) error {
 		return err
 	}
 	defer safely(db.Close)
-	var problems []string
-	err = safely(func() error {
+	return safely(func() error {
 		return db.View(func(tx *bolt.Tx) error {
-			if v, err := fileFormat(tx); err != nil {
+			v, err := fileFormat(tx)
+			switch {
+			case err != nil:
 				return damaged("its format version cannot be read: %v", err)
-			} else if v > formatVersion {
+			case v > formatVersion:
 				return fmt.Errorf("format %d, %w (this one reads format %d at most)", v, ErrNewerFormat, formatVersion)
-			}
-			if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b) }); err != nil {
-				return err
-			}
-			stop := sweep(db)
-			defer stop()
-			for err := range tx.Check() {
-				// The check goes on after a problem; its report is read
-				// to the end, so that its goroutine ends.
-				if len(problems) < 3 {
-					problems = append(problems, err.Error())
-				}
 			}
 			return nil
 		})
 	})
-	if err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		return damaged("bbolt's consistency check failed: %s", strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// walk reads every key of b and of the buckets in it, and so every page
-// of their trees, and fails for a key with neither value nor bucket.
-func walk(b *bolt.Bucket) error {
-	return b.ForEach(func(k, v []byte) error {
-		touch(k)
-		if v != nil {
-			return nil
-		}
-		child := b.Bucket(k)
-		if child == nil {
-			return damaged("key %x has neither a value nor a bucket", k)
-		}
-		return walk(child)
-	})
-}
-
-// sink keeps touch's reads from being optimised away.
-var sink byte
-
-// touch reads one byte in every 512 of b, and its last, so that a page of
-// b that cannot be read faults here.
-func touch(b []byte) {
-	for i := 0; i < len(b); i += minPageSize {
-		sink ^= b[i]
-	}
-	if len(b) > 0 {
-		sink ^= b[len(b)-1]
-	}
-}
-
-// sweepEvery is how often sweep drops the pages a long read brought in.
-const sweepEvery = 2 * time.Millisecond
-
-// sweep drops the pages of db's file from this process's memory every
-// sweepEvery until stop is called, so that a read of the whole file, such
-// as bbolt's check, does not hold it all in memory.
-func sweep(db *bolt.DB) (stop func()) {
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(sweepEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = db.View(func(tx *bolt.Tx) error { release(db, tx); return nil })
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
 }
 
 // openDB opens the bbolt file at path, read-only or for writing, and loads

@@ -21,6 +21,11 @@ const compactAt = 1024
 // so that the file holds little beyond what waits.
 const compactBytes = 16 << 20
 
+// releaseEvery is how many removals a compaction makes between two
+// releases of the pages it read (see release): each may map a large
+// message's pages.
+const releaseEvery = 16
+
 // recordSize is the size of one journal record: a big-endian Seq.
 const recordSize = 8
 
@@ -48,6 +53,7 @@ func (o *Outbox) Done(seqs ...uint64) error {
 	var freed, freedMsgs int64
 	err := safely(func() error {
 		return o.db.View(func(tx *bolt.Tx) error {
+			defer release(o.db, tx)
 			fresh, freed, freedMsgs = o.leaving(tx, seqs)
 			return nil
 		})
@@ -130,6 +136,7 @@ func (o *Outbox) compact() error {
 		})
 	})
 	if err == nil {
+		o.unmap()
 		err = o.journal.reset()
 		o.doneBytes = 0
 	}
@@ -160,7 +167,10 @@ func (o *Outbox) snapshot() (*bolt.Tx, map[uint64]struct{}, error) {
 func removeEntries(tx *bolt.Tx, seqs []uint64) error {
 	b, msgs := tx.Bucket(entriesBucket), tx.Bucket(messagesBucket)
 	var orphans []uint64 // candidates, in ascending order
-	for _, seq := range seqs {
+	for i, seq := range seqs {
+		if i%releaseEvery == 0 {
+			release(tx.DB(), tx)
+		}
 		k := seqKey(seq)
 		v := b.Get(k)
 		if v == nil {
@@ -173,7 +183,10 @@ func removeEntries(tx *bolt.Tx, seqs []uint64) error {
 			return err
 		}
 	}
-	for _, msg := range orphans {
+	for i, msg := range orphans {
+		if i%releaseEvery == 0 {
+			release(tx.DB(), tx)
+		}
 		if referenced(b, msg, func(uint64) bool { return true }) {
 			continue
 		}

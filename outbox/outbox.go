@@ -195,6 +195,15 @@ func Open(path string, max int, opts ...Option) (*Outbox, error) {
 	return o, nil
 }
 
+// unmap drops the file's pages from this process's memory after a write
+// (see release): a write reads the pages on its way through the tree.
+func (o *Outbox) unmap() {
+	_ = o.db.View(func(tx *bolt.Tx) error {
+		release(o.db, tx)
+		return nil
+	})
+}
+
 // Damage reports what Open found wrong with the file and did about it;
 // nil when the file was sound.
 func (o *Outbox) Damage() *Damage { return o.damage }
@@ -217,6 +226,7 @@ func (o *Outbox) recover() error {
 	// Counted after the commit, from the small records only.
 	err = safely(func() error {
 		return o.db.View(func(tx *bolt.Tx) error {
+			defer release(o.db, tx)
 			var n, size int64
 			var lastMsg uint64
 			err := tx.Bucket(entriesBucket).ForEach(func(_, v []byte) error {
@@ -293,6 +303,7 @@ func (o *Outbox) Pending() ([]Ref, error) {
 		return nil, fmt.Errorf("outbox %s: read pending entries: %w", o.path, err)
 	}
 	defer tx.Rollback()
+	defer release(o.db, tx)
 	var refs []Ref
 	var bad []uint64
 	var errs []error

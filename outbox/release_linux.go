@@ -7,7 +7,8 @@ import (
 )
 
 // release drops the pages of db's file from this process's memory map,
-// while tx keeps the map in place. They stay in the page cache and are read
+// while tx keeps the map in place: a read transaction, or the write
+// transaction before its commit, which alone may move the map. They stay in the page cache and are read
 // again from there when next needed; without this, every message read
 // would count in the process's resident memory until the kernel reclaimed
 // it. The map is read-only and shared, so nothing is lost.

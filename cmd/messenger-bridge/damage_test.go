@@ -71,14 +71,18 @@ func TestTruncatedOutboxAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var items []outbox.Item
-	for i := range 200 {
-		text := fmt.Sprintf("waiting %03d %s", i, strings.Repeat("z", 1500))
-		items = append(items, outbox.Item{ID: text[:11], Message: message.Message{ID: text[:11], Text: text},
-			To: []outbox.Recipient{{Name: "alice", PSID: crashPeople[0].psid}}})
-	}
-	if _, err := box.Add(time.Now(), items); err != nil {
-		t.Fatal(err)
+	// Ten at a time, as a household's messages come: a file written by
+	// many commits, as it is in use.
+	for i := 0; i < 200; i += 10 {
+		var items []outbox.Item
+		for j := i; j < i+10; j++ {
+			text := fmt.Sprintf("waiting %03d %s", j, strings.Repeat("z", 1500))
+			items = append(items, outbox.Item{ID: text[:11], Message: message.Message{ID: text[:11], Text: text},
+				To: []outbox.Recipient{{Name: "alice", PSID: crashPeople[0].psid}}})
+		}
+		if _, err := box.Add(time.Now(), items); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := box.Close(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -100,7 +101,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// memoryLimit is the soft limit the Go runtime keeps its memory under
+// unless GOMEMLIMIT sets another. Without one, a burst of large messages
+// leaves as much garbage as it holds live before the collector runs; with
+// it, the bridge stays within 64 MB whatever waits in its outbox (README,
+// "Delivery guarantees"). It is soft: the bridge may go beyond it, at the
+// cost of collecting more often.
+const memoryLimit = 32 << 20
+
 func serve(ctx context.Context, stderr io.Writer) int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		fmt.Fprintln(stderr, "messenger-bridge: configuration:", err)

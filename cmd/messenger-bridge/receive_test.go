@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,17 +16,6 @@ const (
 	hookSecret = "APPsecretHOOKtest0123456789SECRET"
 	hookVerify = "VERIFYhookTOKENsecret42"
 )
-
-// freePort returns a loopback address nothing listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestWebhookAcrossKillAndBrokerOutage runs the bridge binary with
 // RECEIVE=webhook: events signed as Meta signs them are answered 200 while
