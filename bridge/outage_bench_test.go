@@ -104,5 +104,12 @@ func outage(b *testing.B) (recovery time.Duration, calls []time.Time, per2s int)
 		}
 		per2s = max(per2s, n)
 	}
+	if per2s > 1 {
+		offsets := make([]string, len(calls))
+		for i, at := range calls {
+			offsets[i] = at.Sub(start).Round(time.Millisecond).String()
+		}
+		b.Logf("Graph calls during the outage, from its start: %v", offsets)
+	}
 	return recovery, calls, per2s
 }
