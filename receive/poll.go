@@ -39,6 +39,12 @@ type Threads interface {
 	Threads(ctx context.Context) ([]graph.Thread, graph.Usage, error)
 }
 
+// Pacer hands out turns to call Graph, shared by every caller so that
+// sends and polls together keep to one budget: *pacer.Pacer.
+type Pacer interface {
+	Wait(ctx context.Context) error
+}
+
 // Clock is the Poller's time.
 type Clock interface {
 	Now() time.Time
@@ -61,8 +67,10 @@ type PollConfig struct {
 	// LastWrote, when set, is told at the first poll when each person last
 	// wrote, so that their window is known from the start.
 	LastWrote func(psid string, at time.Time)
-	Clock     Clock // default the system clock
-	Log       zerolog.Logger
+	// Pacer, when set, is waited on before each call.
+	Pacer Pacer
+	Clock Clock // default the system clock
+	Log   zerolog.Logger
 }
 
 // Poller reads the page's conversations (RECEIVE=poll) and takes every new
@@ -157,6 +165,11 @@ func (p *Poller) next(usage graph.Usage, err error) time.Duration {
 // poll reads the conversations once and stores what is new; at the first
 // poll it also reports when each person last wrote.
 func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
+	if p.cfg.Pacer != nil {
+		if err := p.cfg.Pacer.Wait(ctx); err != nil {
+			return graph.Usage{}, err
+		}
+	}
 	threads, usage, err := p.cfg.Graph.Threads(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -165,7 +165,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 		asks = &receive.Asks{Store: heard, Log: log}
 	}
 	if cfg.Receive == "poll" {
-		poller = newPoller(cfg, g, heard, page.ID, people, log)
+		poller = newPoller(cfg, g, pace, heard, page.ID, people, log)
 		asks.Hurry = poller.Hurry
 	}
 	b, err := bridge.New(cfg, bridge.Deps{

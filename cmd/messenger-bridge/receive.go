@@ -39,7 +39,7 @@ func serveWebhook(ctx context.Context, cfg *config.Config, heard *receive.Store,
 // each person last wrote. With the page's id unknown (Graph was away at
 // start) the Page's own messages cannot be told apart; the Relay then sees
 // them as from a PSID outside RECIPIENTS, never as events.
-func newPoller(cfg *config.Config, g *graph.Client, heard *receive.Store, pageID string, people *reach.Tracker, log zerolog.Logger) *receive.Poller {
+func newPoller(cfg *config.Config, g *graph.Client, pace receive.Pacer, heard *receive.Store, pageID string, people *reach.Tracker, log zerolog.Logger) *receive.Poller {
 	byPSID := make(map[string]string, len(cfg.Recipients))
 	for _, r := range cfg.Recipients {
 		byPSID[r.PSID] = r.Name
@@ -48,7 +48,7 @@ func newPoller(cfg *config.Config, g *graph.Client, heard *receive.Store, pageID
 		log.Warn().Msg("the page's id is not known: polling cannot tell the Page's own messages apart until a restart with Graph reachable")
 	}
 	return receive.NewPoller(receive.PollConfig{
-		Graph: g, Store: heard, PageID: pageID, Interval: cfg.PollInterval, Log: log,
+		Graph: g, Pacer: pace, Store: heard, PageID: pageID, Interval: cfg.PollInterval, Log: log,
 		LastWrote: func(psid string, at time.Time) {
 			if name, ok := byPSID[psid]; ok {
 				people.Received(name, at)
