@@ -327,7 +327,10 @@ func (b *Bridge) subscribe(c mqtt.Client, subs map[string]byte) error {
 // publish sends a message with QoS 1. Results and states are never lost to a
 // reconnect: paho keeps QoS 1 messages until the broker has them.
 func (b *Bridge) publish(topic string, retained bool, payload []byte) mqtt.Token {
-	b.gate.wait()
+	if !b.gate.wait() {
+		b.log.Warn().Str("topic", topic).Msg(errShuttingDown.Error())
+		return newRefusedToken()
+	}
 	t := b.client.Publish(topic, 1, retained, payload)
 	go func() {
 		if t.WaitTimeout(time.Minute) && t.Error() != nil {
@@ -341,7 +344,9 @@ func (b *Bridge) publish(topic string, retained bool, payload []byte) mqtt.Token
 // returns once the broker has acknowledged it, or with ctx's error. While
 // the broker is away it waits for it. It implements receive.Publisher.
 func (b *Bridge) PublishAcked(ctx context.Context, topic string, payload []byte) error {
-	b.gate.wait()
+	if !b.gate.wait() {
+		return errShuttingDown
+	}
 	t := b.client.Publish(topic, 1, false, payload)
 	select {
 	case <-t.Done():

@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"errors"
 	"sync"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -59,14 +61,40 @@ func (g *resumeGate) reconnecting() {
 	}
 }
 
-// wait returns once publishing is safe, or once shutdown began: then a
-// publication is attempted whatever the state of the connection.
-func (g *resumeGate) wait() {
+// wait returns once publishing is safe, reporting true, or once shutdown
+// began while it is not, reporting false: publishing then would race paho's
+// resume (eclipse-paho/paho.mqtt.golang#703), and what paho's memory store
+// took would be lost with the process anyway.
+func (g *resumeGate) wait() bool {
 	g.mu.Lock()
 	open := g.open
 	g.mu.Unlock()
 	select {
 	case <-open:
+		return true
 	case <-g.stopped:
+		select {
+		case <-open:
+			return true
+		default:
+			return false
+		}
 	}
 }
+
+// errShuttingDown completes a publication shutdown kept from starting.
+var errShuttingDown = errors.New("not published: shutting down while not connected to the MQTT broker")
+
+// refusedToken is the mqtt.Token of a publication that was not made.
+type refusedToken struct{ done chan struct{} }
+
+func newRefusedToken() refusedToken {
+	t := refusedToken{done: make(chan struct{})}
+	close(t.done)
+	return t
+}
+
+func (refusedToken) Wait() bool                     { return true }
+func (refusedToken) WaitTimeout(time.Duration) bool { return true }
+func (t refusedToken) Done() <-chan struct{}        { return t.done }
+func (refusedToken) Error() error                   { return errShuttingDown }
