@@ -60,6 +60,7 @@ Usage:
   messenger-bridge send <name> <text>     send one message without MQTT
   messenger-bridge template create        make the template that reaches people outside the 24-hour window
   messenger-bridge template check         say whether that template is approved
+  messenger-bridge webhook subscribe      have Meta send the page's messages to the webhook (RECEIVE=webhook)
   messenger-bridge health [-ready]        probe the running service (the container's HEALTHCHECK)
   messenger-bridge version                print the version
   messenger-bridge <command> -h           help for one command
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runSend(ctx, args, stdout, stderr)
 	case "template":
 		return runTemplate(ctx, args, stdout, stderr)
+	case "webhook":
+		return runWebhook(ctx, args, stdout, stderr)
 	case "health":
 		return runHealth(ctx, args, stdout, stderr)
 	case "version", "--version":

@@ -57,6 +57,7 @@ type Server struct {
 	uploads     int
 	calls       int
 	seq         int
+	subscribed  []string // the app's subscribed_fields on the page; nil: not subscribed (subscriptions.go)
 }
 
 // Request is a Send API call the server accepted.
@@ -138,6 +139,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{version}/debug_token", s.serveDebugToken)
 	s.mux.HandleFunc("GET /{version}/oauth/access_token", s.serveExchange)
 	s.mux.HandleFunc("POST /{version}/oauth/access_token", s.serveExchange)
+	s.mux.HandleFunc("POST /{version}/{node}/subscribed_apps", s.serveSubscribe)
+	s.mux.HandleFunc("GET /{version}/{node}/subscribed_apps", s.serveSubscriptions)
 	s.mux.HandleFunc("/", s.serveUnknown)
 }
 
