@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/messenger-bridge/messenger-bridge/clock"
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/reach"
 )
@@ -43,11 +44,6 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Config configures a Keeper; every field but Clock and Log is required.
 type Config struct {
 	// Before is WINDOW_KEEPALIVE: how long before a window closes to ask.
@@ -71,7 +67,7 @@ type Keeper struct {
 // New returns a Keeper; call Run.
 func New(cfg Config) *Keeper {
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.System{}
 	}
 	k := &Keeper{cfg: cfg, wake: make(chan struct{}, 1)}
 	cfg.Reach.Observe(func(string) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/messenger-bridge/messenger-bridge/clock"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 )
 
@@ -51,11 +52,6 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // PollConfig configures a Poller. Graph, Store and PageID are required.
 type PollConfig struct {
 	Graph  Threads
@@ -91,7 +87,7 @@ func NewPoller(cfg PollConfig) *Poller {
 	cfg.FastInterval = min(cmp.Or(cfg.FastInterval, DefaultFastInterval), cfg.Interval)
 	cfg.FastFor = cmp.Or(cfg.FastFor, DefaultFastFor)
 	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+		cfg.Clock = clock.System{}
 	}
 	return &Poller{cfg: cfg, wake: make(chan struct{}, 1)}
 }

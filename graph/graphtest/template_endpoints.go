@@ -116,15 +116,25 @@ func (s *Server) reviewed(t *Template, created bool) {
 	delete(s.review.pending, t.ID)
 }
 
-// serveCreateTemplate answers POST /{version}/{node}/message_templates.
-func (s *Server) serveCreateTemplate(w http.ResponseWriter, r *http.Request) {
+// utilityCall reads and checks a template call, which needs the page
+// token's pages_utility_messaging permission, and answers one that fails.
+func (s *Server) utilityCall(w http.ResponseWriter, r *http.Request) (call, bool) {
 	c, readFault, readFailed := readCall(r)
 	if f, failed := s.check(r, c, readFault, readFailed); failed {
 		s.fail(w, f)
-		return
+		return c, false
 	}
 	if !s.hasScope(UtilityScope) {
 		s.fail(w, noUtilityScope)
+		return c, false
+	}
+	return c, true
+}
+
+// serveCreateTemplate answers POST /{version}/{node}/message_templates.
+func (s *Server) serveCreateTemplate(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.utilityCall(w, r)
+	if !ok {
 		return
 	}
 	t, f, failed := readTemplate(c)
@@ -159,13 +169,8 @@ var templateFields = []string{"name", "language", "status", "category"}
 // name contains it, so a client must compare names itself. Each listed
 // template under review moves on one step.
 func (s *Server) serveTemplates(w http.ResponseWriter, r *http.Request) {
-	c, readFault, readFailed := readCall(r)
-	if f, failed := s.check(r, c, readFault, readFailed); failed {
-		s.fail(w, f)
-		return
-	}
-	if !s.hasScope(UtilityScope) {
-		s.fail(w, noUtilityScope)
+	c, ok := s.utilityCall(w, r)
+	if !ok {
 		return
 	}
 	fields := templateFields
