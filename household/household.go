@@ -102,3 +102,12 @@ func (h *Household) Recipient(name string) (Recipient, bool) {
 	}
 	return h.recipients[i], true
 }
+
+// ByPSID returns the person whose page-scoped id is psid.
+func (h *Household) ByPSID(psid string) (Recipient, bool) {
+	i := slices.IndexFunc(h.recipients, func(r Recipient) bool { return r.PSID == psid })
+	if i < 0 {
+		return Recipient{}, false
+	}
+	return h.recipients[i], true
+}

@@ -135,3 +135,13 @@ func TestNewChecksTheWhole(t *testing.T) {
 		})
 	}
 }
+
+func TestByPSID(t *testing.T) {
+	h := people()
+	if r, ok := h.ByPSID("2"); !ok || r.Name != "bob" {
+		t.Errorf("ByPSID(2) = %v, %v; want bob", r, ok)
+	}
+	if _, ok := h.ByPSID("9"); ok {
+		t.Error("ByPSID found a PSID nobody has")
+	}
+}

@@ -144,14 +144,7 @@ func (r *Relay) relay(ctx context.Context, p Pending) error {
 	if p.PSID == r.cfg.PageID && p.PSID != "" {
 		return nil // the Page's own message: never an event
 	}
-	var person household.Recipient
-	found := false
-	for _, rec := range r.cfg.Household.Recipients() {
-		if rec.PSID == p.PSID {
-			person, found = rec, true
-			break
-		}
-	}
+	person, found := r.cfg.Household.ByPSID(p.PSID)
 	if !found {
 		return r.unknownSender(ctx, p.Event)
 	}

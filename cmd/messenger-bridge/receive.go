@@ -40,18 +40,14 @@ func serveWebhook(ctx context.Context, cfg *config.Config, heard *receive.Store,
 // start) the Page's own messages cannot be told apart; the Relay then sees
 // them as from a PSID outside RECIPIENTS, never as events.
 func newPoller(cfg *config.Config, g *graph.Client, pace receive.Pacer, heard *receive.Store, pageID string, people *reach.Tracker, log zerolog.Logger) *receive.Poller {
-	byPSID := make(map[string]string, len(cfg.Recipients))
-	for _, r := range cfg.Recipients {
-		byPSID[r.PSID] = r.Name
-	}
 	if pageID == "" {
 		log.Warn().Msg("the page's id is not known: polling cannot tell the Page's own messages apart until a restart with Graph reachable")
 	}
 	return receive.NewPoller(receive.PollConfig{
 		Graph: g, Pacer: pace, Store: heard, PageID: pageID, Interval: cfg.PollInterval, Log: log,
 		LastWrote: func(psid string, at time.Time) {
-			if name, ok := byPSID[psid]; ok {
-				people.Received(name, at)
+			if r, ok := cfg.Household.ByPSID(psid); ok {
+				people.Received(r.Name, at)
 			}
 		},
 	})
