@@ -6,6 +6,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // resumeGate holds publications back from the moment a connection comes up
@@ -33,6 +34,33 @@ func newResumeGate() *resumeGate {
 	stopped := make(chan struct{})
 	return &resumeGate{MemoryStore: mqtt.NewMemoryStore(), open: make(chan struct{}),
 		stopped: stopped, stop: sync.OnceFunc(func() { close(stopped) })}
+}
+
+// Put and Get implement mqtt.Store. The store keeps its own copy of a
+// PUBLISH and hands out copies, as paho's FileStore does by going through
+// the disk, where MemoryStore shares one packet with every user. paho
+// writes to a packet as it sends it (Write sets RemainingLength) and resume
+// marks a stored one as a duplicate (Dup); a Publish call caught across a
+// reconnection sends its packet on the new connection while resume resends
+// the stored one, and with one shared packet the two would write the same
+// memory (eclipse-paho/paho.mqtt.golang#703). With copies, the stored
+// packet is never written after Put. Payloads are shared: nothing writes
+// to them.
+func (g *resumeGate) Put(key string, p packets.ControlPacket) {
+	g.MemoryStore.Put(key, copyPublish(p))
+}
+
+// Get implements mqtt.Store; see Put.
+func (g *resumeGate) Get(key string) packets.ControlPacket {
+	return copyPublish(g.MemoryStore.Get(key))
+}
+
+func copyPublish(p packets.ControlPacket) packets.ControlPacket {
+	if pub, ok := p.(*packets.PublishPacket); ok {
+		c := *pub
+		return &c
+	}
+	return p
 }
 
 // All implements mqtt.Store; resume calls it once per connection.

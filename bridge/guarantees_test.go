@@ -129,8 +129,11 @@ func TestBrokerRestartDuringBurst(t *testing.T) {
 	h.graph.FailNext(1, pause)
 	first := publishEach(h, "before", before, "alice", "bob")
 	// Cleared, so that "online" below can only come from the bridge once it
-	// has reconnected and subscribed again.
+	// has reconnected and subscribed again. The broker passes on one topic's
+	// messages in order, so once the empty one is back, any "online" the
+	// bridge said before it is behind us.
 	h.client.PublishRetained("messenger/bridge/state", "")
+	mqtttest.Until(t, states, func(m mqtttest.Message) bool { return len(m.Payload) == 0 })
 	h.broker.Restart()
 	mqtttest.Until(t, states, online)
 	second := publishEach(h, "after", after, "alice", "bob")
