@@ -71,6 +71,9 @@ type Bridge struct {
 
 	client     mqtt.Client
 	inbox      *fifo.Queue[inbound]
+	results    *fifo.Queue[delivery.Outcome] // to publish
+	acks       *fifo.Queue[pendingAck]       // published, in order, waiting for the broker
+	inFlight   chan struct{}                 // a place per result in acks; see resultsInFlight
 	dispatcher *delivery.Dispatcher
 	state      *status
 	gate       *resumeGate
@@ -98,6 +101,9 @@ func New(cfg *config.Config, deps Deps, log zerolog.Logger) (*Bridge, error) {
 		cfg: cfg, deps: deps, log: log,
 		topics:    topics.Tree{Base: cfg.BaseTopic, DiscoveryPrefix: cfg.DiscoveryPrefix},
 		inbox:     fifo.New[inbound](),
+		results:   fifo.New[delivery.Outcome](),
+		acks:      fifo.New[pendingAck](),
+		inFlight:  make(chan struct{}, resultsInFlight),
 		gate:      newResumeGate(),
 		conn:      newConnWatch(log, cfg.MQTTURL, cfg.MQTTUsername),
 		cleared:   make(refusedRetained),
@@ -177,6 +183,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if d := b.deps.Outbox.Damage(); d != nil {
 		b.log.Error().Str("moved_to", d.MovedTo).Int("salvaged", d.Salvaged).Int("lost", d.Lost).Msg(d.String())
 	}
+	b.republish()
 	pending, err := b.deps.Outbox.Pending()
 	if len(pending) > 0 {
 		b.log.Info().Int("messages", len(pending)).Msg("resuming messages left in the outbox")
@@ -192,6 +199,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.log.Info().Str("broker", BrokerHost(b.cfg.MQTTURL)).Str("client_id", b.cfg.MQTTClientID).Msg("connecting to the MQTT broker")
 	b.client.Connect() // with ConnectRetry it completes only once connected; onConnect does the rest
 
+	// Results are published until delivery and intake have finished, and
+	// then awaited for a moment.
+	pubCtx, endResults := context.WithCancel(context.WithoutCancel(ctx))
+	defer endResults()
+	var results sync.WaitGroup
+	results.Go(func() { b.publishResults(pubCtx) })
+	ackCtx, stopAcks := context.WithCancel(context.Background())
+	defer stopAcks()
+	acked := make(chan struct{})
+	go func() { b.awaitAcks(ackCtx); close(acked) }()
+
 	var wg sync.WaitGroup
 	wg.Go(func() { b.dispatcher.Run(ctx) })
 	wg.Go(func() { b.intake(ctx) })
@@ -206,6 +224,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 	<-ctx.Done()
 	b.log.Info().Msg("shutting down: finishing deliveries in flight")
 	wg.Wait()
+	endResults()
+	results.Wait()
+	select {
+	case <-acked:
+	case <-time.After(ackWait):
+		stopAcks()
+		<-acked
+	}
 
 	if b.client.IsConnectionOpen() {
 		b.publish(b.topics.State(), true, []byte(topics.Offline)).WaitTimeout(2 * time.Second)

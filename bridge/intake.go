@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
@@ -32,7 +36,7 @@ func (b *Bridge) intake(ctx context.Context) {
 		}
 		for len(batch) > 0 {
 			n := fitting(batch, intakeBytes)
-			b.store(batch[:n])
+			b.store(ctx, batch[:n])
 			batch = batch[n:]
 		}
 	}
@@ -55,7 +59,7 @@ func fitting(batch []inbound, max int) int {
 	return len(batch)
 }
 
-func (b *Bridge) store(batch []inbound) {
+func (b *Bridge) store(ctx context.Context, batch []inbound) {
 	var (
 		items    []outbox.Item
 		from     []int                             // the index in batch of each item's MQTT message
@@ -109,12 +113,7 @@ func (b *Bridge) store(batch []inbound) {
 		b.deps.Metrics.Received(e.Recipient)
 	}
 	b.dispatcher.Enqueue(stored...)
-	for _, rs := range rejected {
-		for _, r := range rs {
-			b.log.Warn().Str("recipient", r.name).Str("id", r.result.ID).Str("error", r.result.Error.Message).Msg("message refused")
-			b.Report(r.name, r.result)
-		}
-	}
+	b.reject(ctx, slices.Concat(rejected...))
 	ack(batch)
 }
 
@@ -190,6 +189,14 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 	}
 
 	item := outbox.Item{ID: msg.ID, Message: msg}
+	if msg.ID == "" {
+		// The broker resends a message it had no acknowledgement for with
+		// its packet identifier and the DUP flag (MQTT 3.1.1 section
+		// 4.4), as after the bridge was killed between storing a batch and
+		// acknowledging it: the outbox knows it by these.
+		item.Delivery = deliveryKey(in.msg)
+		item.Redelivered = in.msg.Duplicate()
+	}
 	var rejected []rejection
 	seen := make(map[string]bool)
 	for _, n := range names {
@@ -244,4 +251,10 @@ func (b *Bridge) rejectAll(name, id string, err error) []rejection {
 
 func (b *Bridge) unknownName(name string) error {
 	return fmt.Errorf("unknown recipient %q: configured names are %s (RECIPIENTS, GROUPS)", name, strings.Join(b.cfg.Household.Names(), ", "))
+}
+
+// deliveryKey names an MQTT message by what a redelivery of it repeats:
+// its topic, packet identifier and payload.
+func deliveryKey(m mqtt.Message) string {
+	return m.Topic() + "\x00" + strconv.Itoa(int(m.MessageID())) + "\x00" + string(m.Payload())
 }

@@ -28,16 +28,31 @@ type Sender interface {
 	Send(ctx context.Context, j *Job) (retry bool, err error)
 }
 
-// Reporter publishes a result for the named recipient.
+// Reporter publishes results. Report is given the outcome of an entry once
+// it is recorded in the Store, and owns it from then on: it publishes the
+// result and then marks the entry done (outbox.Outbox.Done), or leaves it
+// recorded for the next start (outbox.Outbox.Outcomes). Report must return
+// without waiting for the broker: delivery goes on while it is away. It is
+// called from many goroutines at once.
 type Reporter interface {
-	Report(name string, r Result)
+	Report(o Outcome)
+}
+
+// Outcome is an entry's result on its way to the broker.
+type Outcome struct {
+	Seq       uint64 // the entry's; 0 for a result of no stored entry
+	Recipient string
+	Result    Result
+	// Payload is Result as published, the bytes recorded in the Store.
+	Payload []byte
 }
 
 // Store holds the entries waiting: Load reads one when its turn comes
-// (load.go), and Done forgets them once their result is reported.
+// (load.go), and Record keeps its outcome, so that a restart publishes the
+// result instead of delivering the message again.
 type Store interface {
 	Load(ref outbox.Ref) (outbox.Entry, error)
-	Done(seqs ...uint64) error
+	Record(seq uint64, result []byte) error
 }
 
 // Observer is told of every delivery attempt, for metrics.
@@ -372,16 +387,25 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) bool {
 	}
 }
 
-// finish reports r and forgets the entry. The result goes out first: a crash
-// in between sends the message again rather than losing its result.
+// finish records j's outcome r in the store, then hands it to the
+// Reporter, which marks the entry done once the broker has the result. A
+// crash before the record delivers the message again; after it, only the
+// result is published again.
 func (d *Dispatcher) finish(j *Job, r Result, log zerolog.Logger) {
 	ev := log.Info()
 	if r.Status != Sent {
 		ev = log.Warn().Interface("error", r.Error)
 	}
 	ev.Uint64("seq", j.Seq).Str("status", string(r.Status)).Int("attempts", r.Attempts).Msg("delivery finished")
-	d.report.Report(j.Recipient, r)
-	if err := d.store.Done(j.Seq); err != nil {
-		log.Error().Err(err).Uint64("seq", j.Seq).Msg("cannot remove delivered entry from the outbox; it may be sent again after a restart")
+	d.conclude(j.Seq, j.Recipient, r, log)
+}
+
+// conclude records and reports the outcome of entry seq.
+func (d *Dispatcher) conclude(seq uint64, recipient string, r Result, log zerolog.Logger) {
+	payload := r.encode()
+	if err := d.store.Record(seq, payload); err != nil {
+		log.Error().Err(err).Uint64("seq", seq).
+			Msg("cannot record the outcome in the outbox; its message may be sent again after a restart")
 	}
+	d.report.Report(Outcome{Seq: seq, Recipient: recipient, Result: r, Payload: payload})
 }

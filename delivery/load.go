@@ -20,9 +20,6 @@ func (d *Dispatcher) load(ref outbox.Ref, log zerolog.Logger) (*Job, bool) {
 	err = fmt.Errorf("the message cannot be read from the outbox, so it is not sent (accepted %s): %w",
 		ref.Accepted.UTC().Format("2006-01-02 15:04:05Z"), err)
 	log.Error().Err(err).Uint64("seq", ref.Seq).Msg("delivery finished")
-	d.report.Report(ref.Recipient, Failure("", err))
-	if err := d.store.Done(ref.Seq); err != nil {
-		log.Error().Err(err).Uint64("seq", ref.Seq).Msg("cannot remove an unreadable entry from the outbox; it is reported again after a restart")
-	}
+	d.conclude(ref.Seq, ref.Recipient, Failure("", err), log)
 	return nil, false
 }

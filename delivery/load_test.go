@@ -18,10 +18,19 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 )
 
-// collect is a delivery.Reporter that hands results to a channel.
-type collect chan delivery.Result
+// collect is a delivery.Reporter that hands results to a channel and marks
+// their entries done in box, as the bridge does once the broker has them.
+type collect struct {
+	c   chan delivery.Result
+	box *outbox.Outbox
+}
 
-func (c collect) Report(_ string, r delivery.Result) { c <- r }
+func (c collect) Report(o delivery.Outcome) {
+	if err := c.box.Done(o.Seq); err != nil {
+		panic(err)
+	}
+	c.c <- o.Result
+}
 
 // TestUnreadableMessage stores two messages for alice and spoils the first
 // on disk. Its entry is reported failed and forgotten, and the next goes.
@@ -63,7 +72,7 @@ func TestUnreadableMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := make(collect, 2)
+	results := collect{make(chan delivery.Result, 2), box}
 	d := delivery.New(delivery.NewMessenger(client, nil, 0), results, box, delivery.Options{}, zerolog.Nop())
 	refs, err := box.Pending()
 	if err != nil {
@@ -78,7 +87,7 @@ func TestUnreadableMessage(t *testing.T) {
 	for i, want := range []string{"", "fine"} {
 		var r delivery.Result
 		select {
-		case r = <-results:
+		case r = <-results.c:
 		case <-time.After(patience):
 			t.Fatal("no result")
 		}

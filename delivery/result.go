@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/messenger-bridge/messenger-bridge/graph"
@@ -31,6 +32,15 @@ type Result struct {
 	// Note says what of a sent message did not go, and why.
 	Note  string     `json:"note,omitempty"`
 	Error *ErrorInfo `json:"error,omitempty"`
+}
+
+// encode returns r as published on a result topic (SPEC §4).
+func (r Result) encode() []byte {
+	b, err := json.Marshal(r)
+	if err != nil { // strings, numbers and a struct of them always marshal
+		panic("delivery: cannot encode a result: " + err.Error())
+	}
+	return b
 }
 
 // ViaTemplate is Result.Via for a message sent through the utility template.

@@ -23,8 +23,17 @@ type Item struct {
 	// Message is what to send; it is stored once for all of To.
 	Message message.Message
 	// To are the recipients, one entry each, in order. An item without
-	// recipients only records its ID.
+	// recipients only records its ID or Delivery.
 	To []Recipient
+	// Delivery names how the item arrived, for an item without an ID: on
+	// MQTT, its topic, packet identifier and payload. A broker sends a
+	// message it never had acknowledged again with the same packet
+	// identifier (MQTT 3.1.1 section 4.4), so an item with Redelivered set
+	// whose Delivery was stored within IdempotencyWindow is a Duplicate.
+	// Without Redelivered, a Delivery stored before is taken as a new
+	// message (the broker reuses packet identifiers) and replaces it.
+	Delivery    string
+	Redelivered bool
 }
 
 // Recipient is a person an Item goes to.
@@ -147,6 +156,16 @@ type adder struct {
 
 func (a *adder) add(it Item) (Outcome, error) {
 	var key, oldIndex []byte
+	if it.ID == "" && it.Delivery != "" {
+		key = idKey("\x00delivery\x00" + it.Delivery) // apart from the keys of IDs by its prefix
+		if v := a.ids.Get(key); v != nil {
+			at := decodeTime(v)
+			if it.Redelivered && a.now.Sub(at) < IdempotencyWindow {
+				return Outcome{Status: Duplicate}, nil
+			}
+			oldIndex = idTimeKey(at, key)
+		}
+	}
 	if it.ID != "" {
 		key = idKey(it.ID)
 		if v := a.ids.Get(key); v != nil {

@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"os"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,9 +23,6 @@ const compactBytes = 16 << 20
 // releases of the pages it read (see release): each may map a large
 // message's pages.
 const releaseEvery = 16
-
-// recordSize is the size of one journal record: a big-endian Seq.
-const recordSize = 8
 
 // Done marks the entries with the given Seqs as done: they leave Len and
 // Pending at once, and do not come back after a restart. Unknown Seqs and
@@ -49,6 +44,9 @@ func (o *Outbox) Done(seqs ...uint64) error {
 	}
 	// Only compact removes entries from the database, and it holds doneMu:
 	// what this transaction sees stays true until Done returns.
+	for _, seq := range seqs {
+		delete(o.recorded, seq)
+	}
 	var fresh []uint64
 	var freed, freedMsgs int64
 	err := safely(func() error {
@@ -127,11 +125,14 @@ func referenced(b *bolt.Bucket, msg uint64, keep func(seq uint64) bool) bool {
 // applies them.
 func (o *Outbox) compact() error {
 	n := o.journal.len()
-	if n == 0 {
+	if n == 0 && len(o.journal.outcomes) == 0 {
 		return nil
 	}
 	err := safely(func() error {
 		return o.db.Update(func(tx *bolt.Tx) error {
+			if err := keepOutcomes(tx, o.journal.outcomes); err != nil {
+				return err
+			}
 			return removeEntries(tx, o.journal.sorted())
 		})
 	})
@@ -147,7 +148,7 @@ func (o *Outbox) compact() error {
 }
 
 // snapshot begins a read transaction together with the set of Seqs done
-// but still in it. The caller must roll the transaction back.
+// or with an outcome recorded, but still in it. The caller must roll the transaction back.
 func (o *Outbox) snapshot() (*bolt.Tx, map[uint64]struct{}, error) {
 	o.doneMu.Lock()
 	defer o.doneMu.Unlock()
@@ -158,14 +159,18 @@ func (o *Outbox) snapshot() (*bolt.Tx, map[uint64]struct{}, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return tx, maps.Clone(o.journal.seqs), nil
+	skip := maps.Clone(o.journal.seqs)
+	for seq := range o.recorded {
+		skip[seq] = struct{}{}
+	}
+	return tx, skip, nil
 }
 
 // removeEntries deletes the entries with the given Seqs, in ascending order,
 // and then the messages no entry refers to any more; missing ones are
 // skipped.
 func removeEntries(tx *bolt.Tx, seqs []uint64) error {
-	b, msgs := tx.Bucket(entriesBucket), tx.Bucket(messagesBucket)
+	b, msgs, outcomes := tx.Bucket(entriesBucket), tx.Bucket(messagesBucket), tx.Bucket(outcomesBucket)
 	var orphans []uint64 // candidates, in ascending order
 	for i, seq := range seqs {
 		if i%releaseEvery == 0 {
@@ -180,6 +185,9 @@ func removeEntries(tx *bolt.Tx, seqs []uint64) error {
 			orphans = append(orphans, r.Msg)
 		}
 		if err := b.Delete(k); err != nil {
+			return err
+		}
+		if err := outcomes.Delete(k); err != nil {
 			return err
 		}
 	}
@@ -197,98 +205,17 @@ func removeEntries(tx *bolt.Tx, seqs []uint64) error {
 	return nil
 }
 
-func journalPath(dbPath string) string { return dbPath + ".done" }
-
-// journal is a file of the Seqs of entries that are done but still in the
-// database, one big-endian record each. Records are written without fsync:
-// the page cache outlives a killed process, and a record lost to a power
-// cut only means that an entry is delivered again. A stale record is
-// harmless, because Seqs are never reused.
-type journal struct {
-	f    *os.File
-	size int64 // bytes of whole records; a failed write is overwritten
-	seqs map[uint64]struct{}
-}
-
-// readJournal returns the Seqs recorded at path, none if there is no file.
-// A record cut short by a crash is ignored: its Done never returned.
-func readJournal(path string) ([]uint64, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
-	}
-	seqs := make([]uint64, 0, len(b)/recordSize)
-	for ; len(b) >= recordSize; b = b[recordSize:] {
-		seqs = append(seqs, binary.BigEndian.Uint64(b))
-	}
-	slices.Sort(seqs)
-	return slices.Compact(seqs), nil
-}
-
-// createJournal creates an empty journal at path, replacing any file there.
-func createJournal(path string) (*journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create journal: %w", err)
-	}
-	return &journal{f: f, seqs: make(map[uint64]struct{})}, nil
-}
-
-func (j *journal) len() int { return len(j.seqs) }
-
-func (j *journal) has(seq uint64) bool {
-	_, ok := j.seqs[seq]
-	return ok
-}
-
-func (j *journal) sorted() []uint64 { return slices.Sorted(maps.Keys(j.seqs)) }
-
-// add records seqs with one write.
-func (j *journal) add(seqs []uint64) error {
-	buf := make([]byte, 0, recordSize*len(seqs))
-	for _, seq := range seqs {
-		buf = binary.BigEndian.AppendUint64(buf, seq)
-	}
-	// WriteAt, not append: after a short write the next record goes where
-	// the torn one began, so records stay aligned.
-	if _, err := j.f.WriteAt(buf, j.size); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	j.size += int64(len(buf))
-	for _, seq := range seqs {
-		j.seqs[seq] = struct{}{}
-	}
-	return nil
-}
-
-// reset forgets every record, once they are applied to the database.
-func (j *journal) reset() error {
-	clear(j.seqs)
-	if err := j.f.Truncate(0); err != nil {
-		// The records are stale now; new ones simply follow them.
-		return fmt.Errorf("truncate journal: %w", err)
-	}
-	j.size = 0
-	return nil
-}
-
-func (j *journal) close() error {
-	if err := j.f.Close(); err != nil {
-		return fmt.Errorf("close journal: %w", err)
-	}
-	return nil
-}
-
-// remove closes and deletes the journal, once it is empty.
-func (j *journal) remove() error {
-	if err := j.close(); err != nil {
-		return err
-	}
-	if err := os.Remove(j.f.Name()); err != nil {
-		return fmt.Errorf("remove journal: %w", err)
+// keepOutcomes stores outcomes in the database, each only while its entry
+// is there: a stale record of an entry gone is dropped.
+func keepOutcomes(tx *bolt.Tx, outcomes map[uint64][]byte) error {
+	entries, b := tx.Bucket(entriesBucket), tx.Bucket(outcomesBucket)
+	for _, seq := range slices.Sorted(maps.Keys(outcomes)) {
+		if entries.Get(seqKey(seq)) == nil {
+			continue
+		}
+		if err := b.Put(seqKey(seq), outcomes[seq]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

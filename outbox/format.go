@@ -22,9 +22,14 @@ import (
 // once; "entries" maps each Seq to a record naming that key. A message is
 // deleted when the last entry referring to it is.
 //
-// Both versions keep "ids" (idKey → accepted time) and "id_times"
+// Version 3 adds "outcomes": Seq → the result of an entry that was
+// delivered (or failed, or expired) but whose result the broker has not
+// acknowledged, moved there from the journal at compaction. Its journal
+// (see journal.go) is in journal format 2.
+//
+// Every version keeps "ids" (idKey → accepted time) and "id_times"
 // (accepted time + idKey → empty).
-const formatVersion = 2
+const formatVersion = 3
 
 var (
 	metaBucket     = []byte("meta")     // formatKey → version, big-endian uint64
@@ -32,6 +37,7 @@ var (
 	messagesBucket = []byte("messages") // message key (big-endian) → message JSON
 	idsBucket      = []byte("ids")      // idKey → accepted time
 	idTimesBucket  = []byte("id_times") // accepted time + idKey → empty, for pruning
+	outcomesBucket = []byte("outcomes") // Seq (big-endian) → result, until done
 
 	formatKey = []byte("format")
 )
@@ -97,7 +103,7 @@ func fileFormat(tx *bolt.Tx) (int, error) {
 
 // initialize creates the buckets of the current format in a new file.
 func initialize(tx *bolt.Tx) error {
-	for _, name := range [][]byte{metaBucket, entriesBucket, messagesBucket, idsBucket, idTimesBucket} {
+	for _, name := range [][]byte{metaBucket, entriesBucket, messagesBucket, idsBucket, idTimesBucket, outcomesBucket} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}
@@ -118,6 +124,9 @@ func setFormat(tx *bolt.Tx, version int) error {
 // from; the version is raised only once it is done.
 var migrations = map[int]func(db *bolt.DB) error{
 	1: migrate1to2,
+	// Version 3 only adds a bucket, which upgrade creates; its journal
+	// format 2 is read beside format 1 (readJournal).
+	2: func(*bolt.DB) error { return nil },
 }
 
 // upgrade brings the file to formatVersion, a step at a time.

@@ -152,7 +152,7 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Errorf("first Seq after the upgrade %d, want above 9", next.Seq)
 	}
 
-	// Upgraded once: a restart reads format 2.
+	// Upgraded once: a restart reads the current format.
 	o = reopen(t, o, path, 100)
 	if refs, _ := o.Pending(); len(refs) != len(want)+1 {
 		t.Errorf("after restart %d entries pending, want %d", len(refs), len(want)+1)
@@ -167,8 +167,8 @@ func TestMigrateFromV1(t *testing.T) {
 	defer db.Close()
 	db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket([]byte("meta"))
-		if meta == nil || binary.BigEndian.Uint64(meta.Get([]byte("format"))) != 2 {
-			t.Errorf("after the upgrade the meta bucket is %v, want format 2", meta)
+		if meta == nil || binary.BigEndian.Uint64(meta.Get([]byte("format"))) != 3 {
+			t.Errorf("after the upgrade the meta bucket is %v, want format 3", meta)
 		}
 		if n := tx.Bucket([]byte("messages")).Stats().KeyN; n != 5 {
 			t.Errorf("%d messages stored, want one per batch: 5", n)

@@ -25,6 +25,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -108,6 +109,11 @@ type Outbox struct {
 	doneMu    sync.Mutex
 	journal   *journal // guarded by doneMu
 	doneBytes int64    // guarded by doneMu: bytes done and not yet compacted
+	// recorded holds the outcome of each entry recorded and not yet done,
+	// in the journal or the database; guarded by doneMu. An outcome whose
+	// record could not be written is held here too, so that this process
+	// never delivers its entry again.
+	recorded map[uint64][]byte
 
 	// writeErr is the error of the last write that failed, until a write
 	// succeeds again; see Writable.
@@ -213,15 +219,29 @@ func (o *Outbox) Damage() *Damage { return o.damage }
 // an empty journal. The old journal is replaced only once its removals are
 // on disk.
 func (o *Outbox) recover() error {
-	done, err := readJournal(journalPath(o.path))
+	recs, err := readJournal(journalPath(o.path))
 	if err != nil {
 		return err
 	}
+	o.recorded = make(map[uint64][]byte)
 	err = safely(func() error {
-		return o.db.Update(func(tx *bolt.Tx) error { return removeEntries(tx, done) })
+		return o.db.Update(func(tx *bolt.Tx) error {
+			if err := keepOutcomes(tx, recs.outcomes); err != nil {
+				return err
+			}
+			if err := removeEntries(tx, recs.done); err != nil {
+				return err
+			}
+			return tx.Bucket(outcomesBucket).ForEach(func(k, v []byte) error {
+				if len(k) == 8 {
+					o.recorded[binary.BigEndian.Uint64(k)] = bytes.Clone(v)
+				}
+				return nil
+			})
+		})
 	})
 	if err != nil {
-		return fmt.Errorf("apply %d journalled removals: %w", len(done), err)
+		return fmt.Errorf("apply the journal (%d removals, %d outcomes): %w", len(recs.done), len(recs.outcomes), err)
 	}
 	// Counted after the commit, from the small records only.
 	err = safely(func() error {
@@ -315,7 +335,7 @@ func (o *Outbox) Pending() ([]Ref, error) {
 			}
 			seq := binary.BigEndian.Uint64(k)
 			if _, ok := done[seq]; ok {
-				return nil
+				return nil // done, or its outcome recorded: see Outcomes
 			}
 			r, err := decodeRecord(v)
 			if err != nil {

@@ -143,8 +143,13 @@ type anyRecord struct {
 // when dst cannot be written.
 func copyReadable(src string, dst *bolt.DB, d *Damage) error {
 	done := make(map[uint64]bool)
-	seqs, _ := readJournal(journalPath(src)) // without it, done entries are sent again
-	for _, seq := range seqs {
+	// Without it, done entries are sent again. An entry with an outcome
+	// was delivered: it counts as done, and its result is lost with the file.
+	recs, _ := readJournal(journalPath(src))
+	for _, seq := range recs.done {
+		done[seq] = true
+	}
+	for seq := range recs.outcomes {
 		done[seq] = true
 	}
 	if err := copyTree(src, dst, done, d); err != nil || !d.Unread {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
 	"github.com/messenger-bridge/messenger-bridge/logtest"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
@@ -32,15 +34,30 @@ var crashPeople = []struct{ name, psid string }{
 // published and delivered, and starts it again on the same DATA_DIR and
 // MQTT session. Every message the broker acknowledged must reach Graph, in
 // order per person. A message may reach Graph twice only if it was the one
-// in flight for its person at the kill: sent, but not yet marked done.
-// Messages the broker gives again because their acknowledgement was lost in
-// the kill are recognised by their id and not sent again.
+// in flight for its person at the kill: sent, but its outcome not yet
+// recorded. Messages the broker gives again because their acknowledgement
+// was lost in the kill are recognised, by their id or, as Home Assistant
+// sends them without one, by their packet identifier and payload, and are
+// not sent again. A subscriber connected throughout gets one result per
+// message: a result may come twice only if the kill fell between the
+// broker's acknowledgement of it and the outbox's record of that.
 func TestKillDuringBurst(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Args = os.Args[:1] // what follows are the test's flags, not the bridge's
 		main()
 		return
 	}
+	for _, withID := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with id", false: "without id"}[withID], func(t *testing.T) { killDuringBurst(t, withID) })
+	}
+}
+
+// maxRepeatedResults bounds the results a kill may repeat: those published
+// and not yet acknowledged when it came, which the broker may have passed
+// on (bridge.resultsInFlight).
+const maxRepeatedResults = 16
+
+func killDuringBurst(t *testing.T, withID bool) {
 	const perPerson = 100
 	total := perPerson * len(crashPeople)
 	broker := mqtttest.Start(t)
@@ -69,6 +86,7 @@ func TestKillDuringBurst(t *testing.T) {
 	}
 	client := broker.Connect(t)
 	states := client.Subscribe("messenger/bridge/state")
+	results := client.Subscribe("messenger/result/#")
 
 	first := startBridge(t, append(env, "FB_GRAPH_URL="+graphs[0].URL))
 	mqtttest.Until(t, states, func(m mqtttest.Message) bool { return string(m.Payload) == "online" })
@@ -77,7 +95,11 @@ func TestKillDuringBurst(t *testing.T) {
 	for i := range total {
 		p := crashPeople[i%len(crashPeople)]
 		text := fmt.Sprintf("%s %03d", p.name, i/len(crashPeople))
-		client.Publish("messenger/notify/"+p.name, fmt.Sprintf(`{"message":%q,"id":%q}`, text, text))
+		payload := fmt.Sprintf(`{"message":%q}`, text)
+		if withID {
+			payload = fmt.Sprintf(`{"message":%q,"id":%q}`, text, text)
+		}
+		client.Publish("messenger/notify/"+p.name, payload)
 		published[p.name] = append(published[p.name], text)
 		for len(graphs[0].Received()) > 0 {
 			<-graphs[0].Received()
@@ -121,6 +143,50 @@ func TestKillDuringBurst(t *testing.T) {
 		t.Logf("%s: %d sent before the kill, %d after, %d of them again", p.name, len(before), len(after), again)
 	}
 	t.Logf("repeated ids refused after the restart: %d", strings.Count(second.logs.String(), `"duplicate: `))
+	checkResults(t, client, results, total, withID)
+}
+
+// checkResults reads the results published, up to a marker the test
+// publishes once the bridge has stopped, and checks that each of the total
+// messages has one, and at most maxRepeatedResults of them two.
+func checkResults(t *testing.T, client *mqtttest.Client, results <-chan mqtttest.Message, total int, withID bool) {
+	t.Helper()
+	// The broker passes on what it acknowledged before the marker first.
+	client.Publish("messenger/result/zz-end", "{}")
+	perTopic := make(map[string]int)
+	perID := make(map[string]int)
+	for m := mqtttest.Next(t, results); m.Topic != "messenger/result/zz-end"; m = mqtttest.Next(t, results) {
+		var r delivery.Result
+		if err := json.Unmarshal(m.Payload, &r); err != nil || r.Status != delivery.Sent {
+			t.Errorf("result on %s: %s, want sent", m.Topic, m.Payload)
+		}
+		perTopic[m.Topic]++
+		perID[r.ID]++
+	}
+	n := 0
+	for _, c := range perTopic {
+		n += c
+	}
+	repeated := n - total
+	if withID {
+		if len(perID) != total {
+			t.Errorf("results for %d ids, want %d", len(perID), total)
+		}
+		for id, c := range perID {
+			if c > 2 {
+				t.Errorf("%d results for %q, want 1 (2 at most for a result the kill caught)", c, id)
+			}
+		}
+	}
+	t.Logf("%d results for %d messages, by topic %v", n, total, perTopic)
+	if repeated < 0 || repeated > maxRepeatedResults {
+		t.Errorf("%d results for %d messages (%v), want one each, and %d repeated at most", n, total, perTopic, maxRepeatedResults)
+	}
+	for _, p := range crashPeople {
+		if c := perTopic["messenger/result/"+p.name]; c < total/len(crashPeople) {
+			t.Errorf("%d results for %s, want %d", c, p.name, total/len(crashPeople))
+		}
+	}
 }
 
 // resumed reports whether before and after, the messages sent before and

@@ -149,7 +149,7 @@ type namedResult struct {
 	r    delivery.Result
 }
 
-func (c collector) Report(name string, r delivery.Result) { c <- namedResult{name, r} }
+func (c collector) Report(o delivery.Outcome) { c <- namedResult{o.Recipient, o.Result} }
 
 // oneMessage is the dispatcher's delivery.Store for the send command: one
 // message for everyone, held in memory, nothing stored.
@@ -159,7 +159,7 @@ func (s oneMessage) Load(r outbox.Ref) (outbox.Entry, error) {
 	return outbox.Entry{Seq: r.Seq, Batch: r.Batch, Recipient: r.Recipient, PSID: r.PSID, Accepted: r.Accepted, Message: s.msg}, nil
 }
 
-func (oneMessage) Done(...uint64) error { return nil }
+func (oneMessage) Record(uint64, []byte) error { return nil }
 
 // deliver sends msg to each of people through the service's dispatcher,
 // retrying transient failures for up to ttl, and returns the results by
