@@ -31,13 +31,45 @@ type rejection struct {
 func (b *Bridge) intake(ctx context.Context) {
 	for {
 		batch := b.inbox.Take(ctx, intakeBatch)
-		if batch == nil {
+		if batch == nil || !b.writable(ctx) {
 			return
 		}
 		for len(batch) > 0 {
 			n := fitting(batch, intakeBytes)
 			b.store(ctx, batch[:n])
 			batch = batch[n:]
+		}
+	}
+}
+
+// intakeRetry is how often the intake tries the outbox again while it
+// cannot be written.
+const intakeRetry = 5 * time.Second
+
+// writable returns once the outbox can be written, reporting true, or once
+// ctx ends, reporting false. While the outbox cannot be written (DATA_DIR
+// is full, say), the bridge takes no message: the messages wait at the
+// broker, unacknowledged, rather than being refused, and /readyz says why
+// (outbox.Outbox.Writable). What is delivered meanwhile is still recorded,
+// in the room the journal reserves ahead.
+func (b *Bridge) writable(ctx context.Context) bool {
+	err := b.deps.Outbox.Writable()
+	if err == nil {
+		return true
+	}
+	b.log.Error().Err(err).Str("data_dir", b.cfg.DataDir).
+		Msg("the outbox cannot be written: taking no messages until it can; they wait at the broker (is DATA_DIR full?)")
+	t := time.NewTicker(intakeRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		if err = b.deps.Outbox.Retry(); err == nil {
+			b.log.Info().Str("data_dir", b.cfg.DataDir).Msg("the outbox can be written again: taking messages")
+			return true
 		}
 	}
 }

@@ -157,6 +157,16 @@ func (j *journal) reserve() error {
 	return nil
 }
 
+// probe writes the zero that ends the records again, then makes sure of
+// the reserve: it fails while the journal cannot be written.
+func (j *journal) probe() error {
+	if _, err := j.f.WriteAt([]byte{0}, j.size); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	j.reserved = max(j.reserved, j.size+1)
+	return j.reserve()
+}
+
 func (j *journal) len() int { return len(j.seqs) }
 
 func (j *journal) has(seq uint64) bool {

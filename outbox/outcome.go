@@ -78,3 +78,23 @@ func (o *Outbox) Outcomes() ([]Recorded, error) {
 	}
 	return out, nil
 }
+
+// Retry tries again to write what Writable reports failing: it writes to
+// the journal where its next record goes, which holds a zero already, and
+// extends the journal's reserve; it reports the error that remains, nil once the
+// outbox can be written again. It is what a caller that stopped taking
+// messages calls now and then.
+func (o *Outbox) Retry() error {
+	o.doneMu.Lock()
+	defer o.doneMu.Unlock()
+	if o.journal == nil {
+		return fmt.Errorf("outbox %s is closed", o.path)
+	}
+	if o.writeErr.Load() == nil {
+		return nil
+	}
+	if err := o.wrote(o.journal.probe()); err != nil {
+		return fmt.Errorf("outbox %s: %w", o.path, err)
+	}
+	return nil
+}
