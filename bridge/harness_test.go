@@ -3,7 +3,8 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,14 +14,12 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
-	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
 	"github.com/messenger-bridge/messenger-bridge/logtest"
-	"github.com/messenger-bridge/messenger-bridge/media"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
-	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
 	"github.com/messenger-bridge/messenger-bridge/receive"
+	"github.com/messenger-bridge/messenger-bridge/service"
 )
 
 // Test identities. The token is long and unusual so that a leak is found
@@ -35,8 +34,8 @@ const (
 // after Meta answered that the page is restricted.
 const restrictedHold = 300 * time.Millisecond
 
-// harness runs one bridge against a real broker and a fake Graph API, and
-// plays the home-automation side through MQTT only.
+// harness runs the service, as main does, against a real broker and a fake
+// Graph API, and plays the home-automation side through MQTT only.
 type harness struct {
 	t       testing.TB
 	broker  *mqtttest.Broker
@@ -48,7 +47,9 @@ type harness struct {
 	env     map[string]string
 	logs    *logtest.Buffer
 	offline bool // Graph's GET /me is not asked at start, as when the internet is down
-	// received is the running bridge's store of what the household sent,
+	// launches counts the starts; each start's log lines carry its number.
+	launches int
+	// received is the running service's store of what the household sent,
 	// reach what it knows of windows.
 	received *receive.Store
 	reach    *reach.Tracker
@@ -129,9 +130,11 @@ func (h *harness) start() {
 	case <-time.After(mqtttest.Wait):
 		h.t.Fatal("bridge did not connect and subscribe")
 	}
+	h.tokenChecked()
 }
 
-// launch runs the bridge.
+// launch runs the service, built as main builds it, with the harness's
+// quick timings.
 func (h *harness) launch() {
 	h.t.Helper()
 	for k, v := range h.env {
@@ -141,64 +144,41 @@ func (h *harness) launch() {
 	if err != nil {
 		h.t.Fatalf("config: %v", err)
 	}
-	log := zerolog.New(h.logs)
-	g, err := graph.New(graph.Config{BaseURL: cfg.GraphURL, Version: cfg.GraphVersion, PageToken: cfg.PageToken.Reveal(),
-		MessagingType: cfg.MessagingType, Tag: cfg.MessageTag})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax, outbox.MaxBytes(int64(cfg.OutboxMaxBytes)))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var page graph.Page
-	if !h.offline {
-		if page, err = g.Page(context.Background()); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	people := reach.New(nil)
-	h.reach = people
-	received, err := receive.OpenStore(filepath.Join(cfg.DataDir, "received.db"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.received = received
-	opts := []delivery.MessengerOption{delivery.WithReach(people), delivery.WithAsker(receive.Asks{Store: received})}
-	// Probes while Graph fails for everyone wait milliseconds too.
-	dopts := delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		RestrictedHold: restrictedHold, ProbeFloor: 5 * time.Millisecond, ServerProbeMax: 50 * time.Millisecond,
-		BudgetProbeMax: 50 * time.Millisecond}
+	h.launches++
+	log := zerolog.New(h.logs).With().Int("launch", h.launches).Logger()
+	opts := []service.Option{service.WithVersion("test"),
+		service.WithDiscovery(20*time.Millisecond, h.discoveryAfter), service.WithConnectRetry(20 * time.Millisecond)}
 	if h.clock != nil {
-		opts = append(opts, delivery.WithClock(h.clock))
-		dopts = delivery.Options{TTL: cfg.MessageTTL, Clock: h.clock}
+		opts = append(opts, service.WithDeliveryClock(h.clock))
+	} else {
+		// Probes while Graph fails for everyone wait milliseconds too.
+		opts = append(opts, service.WithDelivery(delivery.Options{Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+			RestrictedHold: restrictedHold, ProbeFloor: 5 * time.Millisecond, ServerProbeMax: 50 * time.Millisecond,
+			BudgetProbeMax: 50 * time.Millisecond}))
 	}
-	if cfg.UtilityTemplate != "" {
-		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
+	if h.offline {
+		opts = append(opts, service.WithoutPageRead())
 	}
-	b, err := bridge.New(cfg, bridge.Deps{
-		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate, opts...), Reach: people, Received: received, Page: page,
-		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test",
-		Delivery:       dopts,
-		DiscoveryDelay: 20 * time.Millisecond,
-		DiscoveryAfter: h.discoveryAfter,
-		ConnectRetry:   20 * time.Millisecond,
-	}, log)
+	svc, err := service.New(context.Background(), cfg, log, opts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done, h.bridge = cancel, make(chan error, 1), b
-	go func() {
-		err := b.Run(ctx)
-		box.Close()
-		received.Close()
-		h.done <- err
-	}()
+	h.cancel, h.done = cancel, make(chan error, 1)
+	h.bridge, h.received, h.reach = svc.Bridge(), svc.Received(), svc.Reach()
+	go func() { h.done <- svc.Run(ctx) }()
+}
+
+// tokenChecked waits for the service's first check of the page token, which
+// sets the token's state: a test that changes the state must not race it.
+func (h *harness) tokenChecked() {
+	h.t.Helper()
+	launch := fmt.Sprintf(`"launch":%d,`, h.launches)
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool {
+		return strings.Contains(l, launch) && strings.Contains(l, `"message":"page token checked"`)
+	}); !ok {
+		h.t.Fatal("the service did not check the page token")
+	}
 }
 
 // stop shuts the bridge down cleanly and waits for it.

@@ -69,9 +69,11 @@ func (c *Config) checkGraph() error {
 		return &Error{Var: "FB_APP_ID", Problem: fmt.Sprintf("want the numeric app id, got %q", c.AppID)}
 	}
 	var err error
-	if c.GraphURL, err = httpURL("FB_GRAPH_URL", c.GraphURL, graph.DefaultBaseURL); err != nil {
+	u, err := httpURL("FB_GRAPH_URL", c.GraphURL, graph.DefaultBaseURL)
+	if err != nil {
 		return err
 	}
+	c.GraphURL = u.String()
 	if err := graph.CheckVersion(c.GraphVersion); err != nil {
 		return &Error{Var: "FB_GRAPH_VERSION", Problem: err.Error()}
 	}
@@ -185,9 +187,10 @@ func (c *Config) checkHomeAssistant() error {
 	}
 	if c.HAURL != "" {
 		var err error
-		if c.HAURL, err = httpURL("HA_URL", c.HAURL, "http://homeassistant.local:8123"); err != nil {
+		if c.HA, err = httpURL("HA_URL", c.HAURL, "http://homeassistant.local:8123"); err != nil {
 			return err
 		}
+		c.HAURL = c.HA.String()
 	}
 	if c.HAToken.IsSet() && c.HAURL == "" {
 		return &Error{Var: "HA_TOKEN", Problem: "set but HA_URL is empty; the token is only used with HA_URL"}
@@ -225,11 +228,21 @@ func (c *Config) checkReceive() error {
 		return &Error{Var: "FB_APP_SECRET", Problem: "required with RECEIVE=webhook: every event's X-Hub-Signature-256 is checked with it"}
 	case !c.VerifyToken.IsSet():
 		return &Error{Var: "FB_VERIFY_TOKEN", Problem: "required with RECEIVE=webhook: Meta's verification request must show it"}
-	case !strings.HasPrefix(c.WebhookPath, "/"):
-		return &Error{Var: "WEBHOOK_PATH", Problem: fmt.Sprintf("want a path starting with /, such as /webhook, got %q", c.WebhookPath)}
+	}
+	if err := CheckWebhookPath(c.WebhookPath); err != nil {
+		return err
 	}
 	if _, _, err := net.SplitHostPort(c.WebhookAddr); err != nil {
 		return &Error{Var: "WEBHOOK_ADDR", Problem: fmt.Sprintf("want host:port such as :8443, got %q", c.WebhookAddr)}
+	}
+	return nil
+}
+
+// CheckWebhookPath checks path as WEBHOOK_PATH; the error is an *Error
+// naming it.
+func CheckWebhookPath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return &Error{Var: "WEBHOOK_PATH", Problem: fmt.Sprintf("want a path starting with /, such as %s, got %q", Default("WEBHOOK_PATH"), path)}
 	}
 	return nil
 }
@@ -307,16 +320,16 @@ func parseURL(name, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// httpURL returns raw, an http or https URL, without trailing slashes.
-func httpURL(name, raw, example string) (string, error) {
-	u, err := parseURL(name, raw)
+// httpURL parses raw, an http or https URL, without trailing slashes.
+func httpURL(name, raw, example string) (*url.URL, error) {
+	u, err := parseURL(name, strings.TrimRight(strings.TrimSpace(raw), "/"))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return "", &Error{Var: name, Problem: fmt.Sprintf("want an http:// or https:// URL such as %s, got %q", example, raw)}
+		return nil, &Error{Var: name, Problem: fmt.Sprintf("want an http:// or https:// URL such as %s, got %q", example, raw)}
 	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return u, nil
 }
 
 // brokerURL parses raw as MQTT_URL, filling in the default port.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -89,9 +91,12 @@ type Config struct {
 	// DiscoveryPrefix follows the same rules as BaseTopic.
 	DiscoveryPrefix string `envconfig:"HA_DISCOVERY_PREFIX" default:"homeassistant" desc:"Discovery prefix; its status topic is the birth topic"`
 	// HAURL is empty or an http or https URL without a trailing slash.
-	HAURL       string `envconfig:"HA_URL" desc:"Home Assistant base URL, for camera and image entities and relative media URLs"`
-	HAToken     Secret `envconfig:"HA_TOKEN" desc:"Home Assistant long-lived access token"`
-	HATokenFile string `envconfig:"HA_TOKEN_FILE" desc:"File holding the Home Assistant token"`
+	HAURL string `envconfig:"HA_URL" desc:"Home Assistant base URL, for camera and image entities and relative media URLs"`
+	// HA is HAURL parsed, nil when HAURL is empty: the one parse of HA_URL,
+	// which package media takes as it is.
+	HA          *url.URL `ignored:"true"`
+	HAToken     Secret   `envconfig:"HA_TOKEN" desc:"Home Assistant long-lived access token"`
+	HATokenFile string   `envconfig:"HA_TOKEN_FILE" desc:"File holding the Home Assistant token"`
 
 	// MediaDirs are clean absolute paths; nil means no local file may be read.
 	MediaDirs []string `envconfig:"MEDIA_DIRS" desc:"Comma-separated folders from which local files may be attached; empty: none"`
@@ -122,6 +127,23 @@ var graphDefaults = map[string]string{
 	"FB_GRAPH_URL":      graph.DefaultBaseURL,
 	"FB_GRAPH_VERSION":  graph.DefaultVersion,
 	"FB_MESSAGING_TYPE": graph.DefaultMessagingType,
+}
+
+// Default returns the value Load gives variable when it is unset: the
+// default tag of its field, or package graph's default; "" when it has
+// none. The commands that read one variable alone ask it, so that each
+// default is stated once.
+func Default(variable string) string {
+	if d, ok := graphDefaults[variable]; ok {
+		return d
+	}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("envconfig") == variable {
+			return f.Tag.Get("default")
+		}
+	}
+	return ""
 }
 
 // withGraphDefaults returns a Config holding graphDefaults, for envconfig

@@ -193,6 +193,10 @@ func TestLoadValid(t *testing.T) {
 				t.Errorf("Household = %v, want one of the %d recipients and %d groups", got.Household, len(want.Recipients), len(want.Groups))
 			}
 			got.Household = nil
+			if (got.HA == nil) != (got.HAURL == "") || got.HA != nil && got.HA.String() != got.HAURL {
+				t.Errorf("HA = %v, want HA_URL %q parsed", got.HA, got.HAURL)
+			}
+			got.HA = nil
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("Load\n got %#v\nwant %#v", *got, want)
 			}
@@ -370,6 +374,29 @@ func TestLoadSecretFiles(t *testing.T) {
 	}
 }
 
+// specDefaults are the defaults SPEC.md section 1 gives.
+var specDefaults = map[string]string{
+	"FB_GRAPH_URL": "https://graph.facebook.com", "FB_GRAPH_VERSION": "v25.0",
+	"FB_MESSAGING_TYPE": "UPDATE", "FB_UTILITY_TEMPLATE_LANG": "en_US",
+	"MQTT_URL": "tcp://localhost:1883", "MQTT_CLIENT_ID": "messenger-bridge", "MQTT_BASE_TOPIC": "messenger",
+	"HA_DISCOVERY": "true", "HA_DISCOVERY_PREFIX": "homeassistant", "DATA_DIR": "./data",
+	"MESSAGE_TTL": "1h", "OUTBOX_MAX": "10000", "OUTBOX_MAX_BYTES": "256MB", "SEND_RATE": "20", "HTTP_ADDR": ":8080",
+	"LOG_LEVEL": "info", "LOG_FORMAT": "auto",
+	"RECEIVE": "poll", "POLL_INTERVAL": "15s", "WEBHOOK_ADDR": ":8443", "WEBHOOK_PATH": "/webhook", "WINDOW_KEEPALIVE": "2h",
+	"WINDOW_KEEPALIVE_TEXT": "Tap below to keep getting home alerts here.",
+}
+
+func TestDefault(t *testing.T) {
+	for _, name := range specVars {
+		if got, want := Default(name), specDefaults[name]; got != want {
+			t.Errorf("Default(%s) = %q, want %q", name, got, want)
+		}
+	}
+	if got := Default("NO_SUCH_VARIABLE"); got != "" {
+		t.Errorf("Default of an unknown variable = %q, want empty", got)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	var buf bytes.Buffer
 	if err := Usage(&buf); err != nil {
@@ -390,15 +417,6 @@ func TestUsage(t *testing.T) {
 	if !header {
 		t.Fatalf("Usage has no table header:\n%s", buf.String())
 	}
-	defaults := map[string]string{
-		"FB_GRAPH_URL": "https://graph.facebook.com", "FB_GRAPH_VERSION": "v25.0",
-		"FB_MESSAGING_TYPE": "UPDATE", "FB_UTILITY_TEMPLATE_LANG": "en_US",
-		"MQTT_URL": "tcp://localhost:1883", "MQTT_CLIENT_ID": "messenger-bridge", "MQTT_BASE_TOPIC": "messenger",
-		"HA_DISCOVERY": "true", "HA_DISCOVERY_PREFIX": "homeassistant", "DATA_DIR": "./data",
-		"MESSAGE_TTL": "1h", "OUTBOX_MAX": "10000", "OUTBOX_MAX_BYTES": "256MB", "SEND_RATE": "20", "HTTP_ADDR": ":8080",
-		"LOG_LEVEL": "info", "LOG_FORMAT": "auto",
-		"RECEIVE": "poll", "POLL_INTERVAL": "15s", "WEBHOOK_ADDR": ":8443", "WEBHOOK_PATH": "/webhook", "WINDOW_KEEPALIVE": "2h",
-	}
 	for _, name := range specVars {
 		row, ok := rows[name]
 		if !ok {
@@ -408,7 +426,7 @@ func TestUsage(t *testing.T) {
 		if len(row) < 3 {
 			t.Errorf("Usage row for %s has no description: %q", name, row)
 		}
-		if def, ok := defaults[name]; ok && !strings.Contains(strings.Join(row, " "), " "+def+" ") {
+		if def, ok := specDefaults[name]; ok && !strings.Contains(strings.Join(row, " "), " "+def+" ") {
 			t.Errorf("Usage row for %s lacks default %q: %q", name, def, row)
 		}
 		delete(rows, name)

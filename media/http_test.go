@@ -121,7 +121,7 @@ func newHome(t *testing.T) *home {
 // fetcher returns a Fetcher for this home, as configure changes it.
 func (h *home) fetcher(t *testing.T, configure func(*Config)) *Fetcher {
 	t.Helper()
-	cfg := Config{HAURL: h.ha.URL, HAToken: haToken}
+	cfg := Config{HA: haURL(t, h.ha.URL), HAToken: haToken}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -283,7 +283,7 @@ func TestOpenURLErrors(t *testing.T) {
 		}
 	})
 	t.Run("path without HA_URL", func(t *testing.T) {
-		f := h.fetcher(t, func(c *Config) { c.HAURL = "" })
+		f := h.fetcher(t, func(c *Config) { c.HA = nil })
 		_, err := f.Open(t.Context(), message.Attachment{URL: "/local/x.jpg"})
 		checkErr(t, err, "image path /local/x.jpg needs HA_URL", true)
 	})
@@ -413,7 +413,7 @@ func TestOpenCameraErrors(t *testing.T) {
 		{"not a camera", "light.kitchen", nil, `camera "light.kitchen" is not a camera.* or image.* entity id`, true},
 		{"upper case", "camera.Front_Door", nil, "is not a camera.* or image.* entity id", true},
 		{"path in entity", "camera.x/../../states", nil, "is not a camera.* or image.* entity id", true},
-		{"no HA_URL", "camera.front_door", func(c *Config) { c.HAURL = "" }, "camera camera.front_door needs HA_URL", true},
+		{"no HA_URL", "camera.front_door", func(c *Config) { c.HA = nil }, "camera camera.front_door needs HA_URL", true},
 		{"no HA_TOKEN", "camera.front_door", func(c *Config) { c.HAToken = "" }, "camera camera.front_door needs HA_TOKEN", true},
 	}
 	for _, tt := range tests {

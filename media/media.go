@@ -28,11 +28,13 @@ const DefaultTimeout = 30 * time.Second
 
 // Config says where attachments may come from.
 type Config struct {
-	// HAURL is Home Assistant's base URL (HA_URL), e.g.
-	// http://homeassistant.local:8123; "" when unset.
-	HAURL string
+	// HA is Home Assistant's base URL (HA_URL), e.g.
+	// http://homeassistant.local:8123, as config.Load parses and checks it
+	// (http or https, with a host); nil when unset. NewFetcher takes it as
+	// it is.
+	HA *url.URL
 	// HAToken is a long-lived Home Assistant access token (HA_TOKEN). It is
-	// sent only to HAURL's scheme, host and port, and there only for the
+	// sent only to HA's scheme, host and port, and there only for the
 	// paths a picture needs: /api/camera_proxy/, /api/image_proxy/, /local/
 	// and /media/.
 	HAToken string
@@ -53,8 +55,12 @@ func (c Config) String() string {
 	if c.HAToken != "" {
 		token = "set"
 	}
+	ha := ""
+	if c.HA != nil {
+		ha = c.HA.String()
+	}
 	return fmt.Sprintf("HA_URL=%q HA_TOKEN=%s MEDIA_DIRS=%q timeout=%s",
-		c.HAURL, token, c.MediaDirs, c.Timeout)
+		ha, token, c.MediaDirs, c.Timeout)
 }
 
 // Fetcher opens attachments. It is safe for concurrent use.
@@ -68,15 +74,12 @@ type Fetcher struct {
 }
 
 // NewFetcher returns a Fetcher for cfg, or an error naming the setting
-// (HA_URL, MEDIA_DIRS) that is wrong.
+// (MEDIA_DIRS) that is wrong.
 func NewFetcher(cfg Config) (*Fetcher, error) {
 	f := &Fetcher{cfg: cfg, haToken: cfg.HAToken, timeout: cfg.Timeout}
-	if cfg.HAURL != "" {
-		u, err := url.Parse(strings.TrimSuffix(cfg.HAURL, "/"))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("HA_URL %q: want an http:// or https:// URL such as http://homeassistant.local:8123", cfg.HAURL)
-		}
-		f.ha = u
+	if cfg.HA != nil {
+		u := *cfg.HA // the Fetcher's own copy
+		f.ha = &u
 	}
 	for _, dir := range cfg.MediaDirs {
 		if dir == "" {

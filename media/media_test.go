@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,6 +25,16 @@ func newFetcher(t testing.TB, cfg Config) *Fetcher {
 	return f
 }
 
+// haURL parses raw as config.Load parses HA_URL.
+func haURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func TestNewFetcher(t *testing.T) {
 	tests := []struct {
 		name string
@@ -31,9 +42,7 @@ func TestNewFetcher(t *testing.T) {
 		want string // error; "" for none
 	}{
 		{"empty", Config{}, ""},
-		{"full", Config{HAURL: "http://homeassistant.local:8123/", HAToken: haToken, MediaDirs: []string{"/media", ""}}, ""},
-		{"HA_URL without scheme", Config{HAURL: "homeassistant.local:8123"}, `HA_URL "homeassistant.local:8123": want an http:// or https:// URL`},
-		{"HA_URL ftp", Config{HAURL: "ftp://nas"}, "HA_URL"},
+		{"full", Config{HA: haURL(t, "http://homeassistant.local:8123"), HAToken: haToken, MediaDirs: []string{"/media", ""}}, ""},
 		{"relative media dir", Config{MediaDirs: []string{"media"}}, `MEDIA_DIRS: "media" is not an absolute path`},
 	}
 	for _, tt := range tests {
@@ -50,7 +59,7 @@ func TestNewFetcher(t *testing.T) {
 }
 
 func TestStringHidesToken(t *testing.T) {
-	cfg := Config{HAURL: "http://ha:8123", HAToken: haToken}
+	cfg := Config{HA: haURL(t, "http://ha:8123"), HAToken: haToken}
 	for _, s := range []string{cfg.String(), newFetcher(t, cfg).String()} {
 		if strings.Contains(s, haToken) || !strings.Contains(s, "HA_TOKEN=set") {
 			t.Errorf("String() = %q, want the token shown as set, not its value", s)

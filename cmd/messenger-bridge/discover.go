@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -129,32 +128,4 @@ func slugs(people []graph.Person) []string {
 		names[i] = name
 	}
 	return names
-}
-
-// The parts below are shared by the setup commands: discover, token, send.
-
-// when shows t and how far it is from now, e.g. "2026-01-13 09:00 UTC (in
-// 3 days)"; the zero t shows as zero.
-func when(t, now time.Time, zero string) string {
-	if t.IsZero() {
-		return zero
-	}
-	d := t.Sub(now)
-	ago := d < 0
-	d = d.Abs()
-	var span string
-	switch {
-	case d >= 48*time.Hour:
-		span = fmt.Sprintf("%.0f days", math.Round(d.Hours()/24))
-	case d >= 2*time.Hour:
-		span = fmt.Sprintf("%.0f hours", math.Round(d.Hours()))
-	default:
-		span = fmt.Sprintf("%.0f minutes", math.Round(d.Minutes()))
-	}
-	if ago {
-		span += " ago"
-	} else {
-		span = "in " + span
-	}
-	return t.Local().Format("2006-01-02 15:04 MST") + " (" + span + ")"
 }

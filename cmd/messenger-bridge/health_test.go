@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,16 +18,12 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
 
-	"github.com/messenger-bridge/messenger-bridge/bridge"
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
-	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
 	"github.com/messenger-bridge/messenger-bridge/health"
-	"github.com/messenger-bridge/messenger-bridge/media"
-	"github.com/messenger-bridge/messenger-bridge/metrics"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
-	"github.com/messenger-bridge/messenger-bridge/outbox"
+	"github.com/messenger-bridge/messenger-bridge/service"
 )
 
 // Secrets of the bridge under test: long and unusual, so that a leak is
@@ -42,7 +37,7 @@ var healthSecrets = map[string]string{
 
 const healthAlicePSID = "26428272146817880"
 
-// healthRig runs one bridge and its HTTP server, as serveWith does, against
+// healthRig runs the service, as serveWith does, against
 // a real broker and a fake Graph API.
 type healthRig struct {
 	t      *testing.T
@@ -88,64 +83,35 @@ func newHealthRigOn(t *testing.T, broker *mqtttest.Broker, connects bool) *healt
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	b, box, m := healthBridge(t, cfg)
-
+	// Built as main builds it, with quick retries.
+	svc, err := service.New(t.Context(), cfg, zerolog.New(io.Discard), service.WithVersion("test"),
+		service.WithDelivery(delivery.Options{Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ran, served := make(chan error, 1), make(chan error, 1)
-	log := zerolog.New(io.Discard)
-	go func() { ran <- b.Run(ctx) }()
-	go func() { served <- serveHTTP(ctx, cfg, b, box, m, log) }()
+	ran := make(chan error, 1)
+	go func() { ran <- svc.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		for name, done := range map[string]chan error{"bridge": ran, "HTTP server": served} {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
-				}
-			case <-time.After(mqtttest.Wait):
-				t.Errorf("%s did not stop when its context ended", name)
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Errorf("service: %v", err)
 			}
+		case <-time.After(mqtttest.Wait):
+			t.Error("the service did not stop when its context ended")
 		}
-		box.Close()
 	})
 	r.client = r.broker.Connect(t)
 	select {
-	case <-b.Ready():
+	case <-svc.Bridge().Ready():
 	case <-time.After(mqtttest.Wait):
 		t.Fatal("bridge did not connect and subscribe")
 	case <-stopIf(!connects):
 	}
 	r.until("the HTTP server answers", func() bool { return r.get(health.LivePath).status == http.StatusOK })
 	return r
-}
-
-// healthBridge builds the bridge as serveWith does, with quick retries.
-func healthBridge(t *testing.T, cfg *config.Config) (*bridge.Bridge, *outbox.Outbox, *metrics.Metrics) {
-	t.Helper()
-	g, err := graph.New(graphConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New(recipientNames(cfg))
-	b, err := bridge.New(cfg, bridge.Deps{
-		Outbox: box, Sender: delivery.NewMessenger(g, fetch, cfg.SendRate),
-		Token: bridge.TokenState{State: bridge.TokenValid}, Version: "test", Metrics: m,
-		Delivery: delivery.Options{TTL: cfg.MessageTTL, Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
-	}, zerolog.New(io.Discard))
-	if err != nil {
-		box.Close()
-		t.Fatal(err)
-	}
-	return b, box, m
 }
 
 func healthFreeAddr(t *testing.T) string {
@@ -377,28 +343,11 @@ func TestMetricsCountDeliveries(t *testing.T) {
 	}
 }
 
-func TestServeHTTPDisabled(t *testing.T) {
-	cfg := &config.Config{HTTPAddr: ""}
-	if err := serveHTTP(context.Background(), cfg, nil, nil, nil, zerolog.Nop()); err != nil {
-		t.Fatalf("serveHTTP with HTTP_ADDR empty: %v, want nil at once", err)
-	}
+func TestHealthCommandWithoutServer(t *testing.T) {
 	t.Setenv("HTTP_ADDR", "")
 	var out bytes.Buffer
 	if code := runHealth(context.Background(), nil, &out, &out); code != exitFailure || !strings.Contains(out.String(), "HTTP_ADDR is empty") {
 		t.Fatalf("health with HTTP_ADDR empty: exit %d: %s", code, &out)
-	}
-}
-
-func TestServeHTTPCannotListen(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	cfg := &config.Config{HTTPAddr: taken.Addr().String()}
-	err = serveHTTP(context.Background(), cfg, nil, nil, nil, zerolog.Nop())
-	if err == nil || !strings.Contains(err.Error(), "HTTP_ADDR "+cfg.HTTPAddr) {
-		t.Fatalf("serveHTTP on a taken port: %v, want an error naming HTTP_ADDR and the address", err)
 	}
 }
 

@@ -4,30 +4,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/messenger-bridge/messenger-bridge/bridge"
 	"github.com/messenger-bridge/messenger-bridge/config"
-	"github.com/messenger-bridge/messenger-bridge/delivery"
-	"github.com/messenger-bridge/messenger-bridge/graph"
-	"github.com/messenger-bridge/messenger-bridge/keepalive"
-	"github.com/messenger-bridge/messenger-bridge/media"
-	"github.com/messenger-bridge/messenger-bridge/metrics"
-	"github.com/messenger-bridge/messenger-bridge/outbox"
-	"github.com/messenger-bridge/messenger-bridge/pacer"
-	"github.com/messenger-bridge/messenger-bridge/reach"
-	"github.com/messenger-bridge/messenger-bridge/receive"
+	"github.com/messenger-bridge/messenger-bridge/service"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -39,9 +26,6 @@ const (
 	exitFailure = 1
 	exitUsage   = 2
 )
-
-// startupTimeout bounds the Graph calls made before the bridge starts.
-const startupTimeout = 15 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -130,123 +114,13 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	return exitOK
 }
 
+// serveWith runs the service for cfg until ctx ends.
 func serveWith(ctx context.Context, cfg *config.Config, log zerolog.Logger) error {
-	// One pacer for every Graph call, slowed by the usage Graph reports.
-	pace := pacer.New(cfg.SendRate, pacer.WithLog(log))
-	gcfg := graphConfig(cfg)
-	gcfg.OnUsage = pace.Observe
-	g, err := graph.New(gcfg)
+	s, err := service.New(ctx, cfg, log, service.WithVersion(version))
 	if err != nil {
 		return err
 	}
-	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs})
-	if err != nil {
-		return err
-	}
-	box, err := outbox.Open(filepath.Join(cfg.DataDir, "outbox.db"), cfg.OutboxMax, outbox.MaxBytes(int64(cfg.OutboxMaxBytes)))
-	if err != nil {
-		return err
-	}
-	defer box.Close()
-
-	var heard *receive.Store
-	if cfg.Receive != "off" {
-		if heard, err = receive.OpenStore(filepath.Join(cfg.DataDir, "received.db")); err != nil {
-			return err
-		}
-		defer heard.Close()
-	}
-
-	page, token := readPage(ctx, g, log)
-	m := metrics.New(recipientNames(cfg))
-	people := reach.New(nil)
-	var (
-		poller *receive.Poller
-		asks   *receive.Asks
-	)
-	if heard != nil {
-		asks = &receive.Asks{Store: heard, Log: log}
-	}
-	if cfg.Receive == "poll" {
-		poller = newPoller(cfg, g, pace, heard, page.ID, people, log)
-		asks.Hurry = poller.Hurry
-	}
-	b, err := bridge.New(cfg, bridge.Deps{
-		Outbox:   box,
-		Sender:   newMessenger(cfg, g, fetch, people, asks, pace),
-		Reach:    people,
-		Received: heard,
-		Page:     page,
-		Token:    token,
-		Version:  version,
-		Delivery: delivery.Options{TTL: cfg.MessageTTL},
-		Metrics:  m,
-	}, log)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("version", version).Str("page", page.Name).Int("recipients", len(cfg.Recipients)).
-		Int("groups", len(cfg.Groups)).Msg("messenger-bridge starting")
-
-	// A health server that cannot start stops the bridge at once, rather than
-	// leaving it running unobserved.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	var (
-		wg      sync.WaitGroup
-		httpErr error
-	)
-	wg.Go(func() { watchToken(ctx, cfg, g, b, log) })
-	if heard != nil && cfg.WindowKeepalive > 0 {
-		k := keepalive.New(keepalive.Config{Before: cfg.WindowKeepalive, Text: cfg.WindowKeepaliveText,
-			People: recipientNames(cfg), Reach: people, Asker: b, Memory: heard, Log: log})
-		wg.Go(func() { k.Run(ctx) })
-	}
-	wg.Go(func() {
-		if httpErr = serveHTTP(ctx, cfg, b, box, m, log); httpErr != nil {
-			stop()
-		}
-	})
-	if poller != nil {
-		wg.Go(func() { poller.Run(ctx) })
-	}
-	var hookErr error
-	if cfg.Receive == "webhook" {
-		wg.Go(func() {
-			if hookErr = serveWebhook(ctx, cfg, heard, page.ID, log); hookErr != nil {
-				stop()
-			}
-		})
-	}
-	err = b.Run(ctx)
-	wg.Wait()
-	return errors.Join(err, httpErr, hookErr)
-}
-
-func recipientNames(cfg *config.Config) []string {
-	names := make([]string, len(cfg.Recipients))
-	for i, r := range cfg.Recipients {
-		names[i] = r.Name
-	}
-	return names
-}
-
-// newMessenger returns the Messenger the service and the send command
-// deliver with, recording what it learns of people's windows in people,
-// when asks is not nil the quick replies it offers, and taking its turns at
-// pace, or at a pacer of its own if pace is nil.
-func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, asks *receive.Asks, pace *pacer.Pacer) *delivery.Messenger {
-	opts := []delivery.MessengerOption{delivery.WithReach(people)}
-	if asks != nil {
-		opts = append(opts, delivery.WithAsker(*asks))
-	}
-	if pace != nil {
-		opts = append(opts, delivery.WithPacer(pace))
-	}
-	if cfg.UtilityTemplate != "" {
-		opts = append(opts, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
-	}
-	return delivery.NewMessenger(g, fetch, cfg.SendRate, opts...)
+	return s.Run(ctx)
 }
 
 // logWarnings logs, once at start, each setting that works but deserves a
@@ -254,33 +128,5 @@ func newMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, peo
 func logWarnings(cfg *config.Config, log zerolog.Logger) {
 	for _, w := range cfg.Warnings {
 		log.Warn().Msg(w)
-	}
-}
-
-func graphConfig(cfg *config.Config) graph.Config {
-	return graph.Config{
-		BaseURL: cfg.GraphURL, Version: cfg.GraphVersion,
-		PageToken: cfg.PageToken.Reveal(), AppSecret: cfg.AppSecret.Reveal(),
-		MessagingType: cfg.MessagingType, Tag: cfg.MessageTag,
-	}
-}
-
-// readPage asks Graph which page the token belongs to. The bridge starts
-// either way: messages wait in the outbox until Graph answers.
-func readPage(ctx context.Context, g *graph.Client, log zerolog.Logger) (graph.Page, bridge.TokenState) {
-	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
-	defer cancel()
-	page, err := g.Page(ctx)
-	var gerr *graph.Error
-	switch {
-	case err == nil:
-		log.Info().Str("page", page.Name).Str("page_id", page.ID).Msg("page token works")
-		return page, bridge.TokenState{State: bridge.TokenValid}
-	case errors.As(err, &gerr) && gerr.TokenInvalid():
-		log.Error().Err(err).Str("hint", gerr.Hint()).Msg("the page token is not valid; messages will fail until it is replaced")
-		return page, bridge.TokenState{State: bridge.TokenInvalid, Problem: gerr.Message}
-	default:
-		log.Warn().Err(err).Msg("cannot reach the Graph API to read the page; starting anyway")
-		return page, bridge.TokenState{State: bridge.TokenUnknown}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 	"github.com/messenger-bridge/messenger-bridge/reach"
+	"github.com/messenger-bridge/messenger-bridge/service"
 )
 
 // Delivery bounds for a message sent from the command line, where a person
@@ -80,11 +81,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, sendUsage, stderr, err)
 	}
-	g, err := graph.New(graphConfig(cfg))
+	g, err := graph.New(service.GraphConfig(cfg))
 	if err != nil {
 		return configError(fs, stderr, err)
 	}
-	fetch, err := media.NewFetcher(media.Config{HAURL: cfg.HAURL, HAToken: cfg.HAToken.Reveal(), MediaDirs: slices.Concat(cfg.MediaDirs, dirs)})
+	mcfg := service.MediaConfig(cfg)
+	mcfg.MediaDirs = slices.Concat(mcfg.MediaDirs, dirs)
+	fetch, err := media.NewFetcher(mcfg)
 	if err != nil {
 		return configError(fs, stderr, err)
 	}
@@ -94,7 +97,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	logWarnings(cfg, log)
-	results := deliver(ctx, newMessenger(cfg, g, fetch, reach.New(nil), nil, nil), people, msg, min(cfg.MessageTTL, sendPatience), log)
+	results := deliver(ctx, service.NewMessenger(cfg, g, fetch, reach.New(nil), nil, nil), people, msg, min(cfg.MessageTTL, sendPatience), log)
 	status := exitOK
 	for _, p := range people {
 		r, done := results[p.Name]

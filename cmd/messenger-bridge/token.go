@@ -12,27 +12,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/messenger-bridge/messenger-bridge/bridge"
-	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/graph"
-)
-
-// Token watching.
-const (
-	// tokenCheckEvery is how often the service asks Graph about its token.
-	tokenCheckEvery = 12 * time.Hour
-	// expiryWarning is how long before the token expires warnings begin.
-	expiryWarning = 7 * 24 * time.Hour
+	"github.com/messenger-bridge/messenger-bridge/service"
 )
 
 // codeBadAppID is Graph's "Error validating application": the client_id of
 // a token exchange is no app's.
 const codeBadAppID = 101
-
-// renew is what to do about a page token that stopped working.
-const renew = "make a new long-lived page token with messenger-bridge token exchange and set FB_PAGE_TOKEN"
 
 const tokenUsage = `Usage:
   messenger-bridge token check
@@ -94,10 +81,10 @@ func runTokenCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return configError(fs, stderr, err)
 	}
-	info, err := inspectToken(ctx, g, app, env.PageToken.Reveal())
+	info, err := service.InspectToken(ctx, g, app, env.PageToken.Reveal())
 	now := time.Now()
-	v := judge(info, err, now)
-	if v.state == bridge.TokenUnknown {
+	v := service.JudgeToken(info, err, now)
+	if v.State == bridge.TokenUnknown {
 		fmt.Fprintf(stderr, "messenger-bridge token check: cannot ask Graph about the token: %v\n", err)
 		switch ge, isGraph := errors.AsType[*graph.Error](err); {
 		case isGraph && ge.Code == graph.CodeParam && app == nil: // "You must provide an app access token…"
@@ -108,13 +95,13 @@ func runTokenCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitFailure
 	}
 	pageName := ""
-	if v.state == bridge.TokenValid {
+	if v.State == bridge.TokenValid {
 		if page, err := g.Page(ctx); err == nil {
 			pageName = page.Name
 		}
 	}
 	printCheck(stdout, info, v, pageName, now)
-	if v.state != bridge.TokenValid {
+	if v.State != bridge.TokenValid {
 		return exitFailure
 	}
 	return exitOK
@@ -129,57 +116,13 @@ func (e *graphEnv) app() (*graph.App, error) {
 	return graph.NewApp(e.graphConfig(), e.AppID, e.AppSecret.Reveal())
 }
 
-// inspectToken asks Graph about the page token: as app when there is one,
-// which can describe a token that no longer works, else as the token itself.
-func inspectToken(ctx context.Context, g *graph.Client, app *graph.App, pageToken string) (graph.TokenInfo, error) {
-	if app != nil {
-		return app.DebugToken(ctx, pageToken)
-	}
-	return g.DebugToken(ctx)
-}
-
-// verdict is what a token check means for the bridge.
-type verdict struct {
-	// state is bridge.TokenValid, bridge.TokenInvalid, or bridge.TokenUnknown
-	// when Graph could not be asked.
-	state string
-	graph string // Graph's own words about a problem, if any
-	// todo says what is wrong and what to do about it; "" when all is well.
-	todo    string
-	expires time.Time // zero: never, or not known
-	soon    bool      // expires within expiryWarning of now
-}
-
-// judge says what the answer to inspectToken means for sending messages.
-func judge(info graph.TokenInfo, err error, now time.Time) verdict {
-	ge, isGraph := errors.AsType[*graph.Error](err)
-	switch {
-	case isGraph && ge.TokenInvalid():
-		return verdict{state: bridge.TokenInvalid, graph: ge.Message, todo: ge.Hint()}
-	case err != nil:
-		return verdict{state: bridge.TokenUnknown, graph: err.Error()}
-	case !info.Valid && info.Problem != nil:
-		return verdict{state: bridge.TokenInvalid, graph: info.Problem.Message, todo: info.Problem.Hint()}
-	case !info.Valid:
-		return verdict{state: bridge.TokenInvalid, todo: "Graph says the page token is not valid; " + renew}
-	case info.Type != "PAGE":
-		return verdict{state: bridge.TokenInvalid, todo: fmt.Sprintf(
-			"this is a %s token, not a page token; run messenger-bridge token exchange and set FB_PAGE_TOKEN to the page token it prints", info.Type)}
-	case !slices.Contains(info.Scopes, "pages_messaging"):
-		return verdict{state: bridge.TokenInvalid, todo: "the token lacks the pages_messaging permission, so the page cannot send; " +
-			"grant it in the Graph API Explorer when you make the user token, then " + renew}
-	}
-	return verdict{state: bridge.TokenValid, expires: info.ExpiresAt,
-		soon: !info.ExpiresAt.IsZero() && info.ExpiresAt.Sub(now) < expiryWarning}
-}
-
 // discoverScopes are the permissions the Conversations API asks for
 // besides pages_messaging ("Conversations API",
 // https://developers.facebook.com/docs/messenger-platform/conversations).
 var discoverScopes = []string{"pages_manage_metadata", "pages_read_engagement"}
 
-func printCheck(w io.Writer, info graph.TokenInfo, v verdict, pageName string, now time.Time) {
-	if v.state == bridge.TokenValid {
+func printCheck(w io.Writer, info graph.TokenInfo, v service.TokenVerdict, pageName string, now time.Time) {
+	if v.State == bridge.TokenValid {
 		fmt.Fprintln(w, "The page token is valid.")
 	} else {
 		fmt.Fprintln(w, "The page token is NOT valid.")
@@ -193,26 +136,26 @@ func printCheck(w io.Writer, info graph.TokenInfo, v verdict, pageName string, n
 		if info.AppID != "" {
 			fmt.Fprintf(tw, "  app:\t%s\n", strings.TrimSpace(info.Application+" ("+info.AppID+")"))
 		}
-		fmt.Fprintf(tw, "  expires:\t%s\n", when(info.ExpiresAt, now, "never"))
+		fmt.Fprintf(tw, "  expires:\t%s\n", service.When(info.ExpiresAt, now, "never"))
 		if !info.DataAccessExpiresAt.IsZero() {
-			fmt.Fprintf(tw, "  data access until:\t%s\n", when(info.DataAccessExpiresAt, now, ""))
+			fmt.Fprintf(tw, "  data access until:\t%s\n", service.When(info.DataAccessExpiresAt, now, ""))
 		}
 		fmt.Fprintf(tw, "  permissions:\t%s\n", cmp.Or(strings.Join(info.Scopes, ", "), "none"))
 		tw.Flush()
 	}
-	if v.graph != "" {
-		fmt.Fprintf(w, "Graph says: %s\n", v.graph)
+	if v.Graph != "" {
+		fmt.Fprintf(w, "Graph says: %s\n", v.Graph)
 	}
-	if v.todo != "" {
-		fmt.Fprintf(w, "What to do: %s.\n", v.todo)
+	if v.Todo != "" {
+		fmt.Fprintf(w, "What to do: %s.\n", v.Todo)
 	}
-	if v.state != bridge.TokenValid {
+	if v.State != bridge.TokenValid {
 		return
 	}
 	switch {
-	case v.soon:
-		fmt.Fprintf(w, "Warning: the token expires %s; make a new one before then with messenger-bridge token exchange.\n", when(v.expires, now, ""))
-	case !v.expires.IsZero():
+	case v.Soon:
+		fmt.Fprintf(w, "Warning: the token expires %s; make a new one before then with messenger-bridge token exchange.\n", service.When(v.Expires, now, ""))
+	case !v.Expires.IsZero():
 		fmt.Fprintln(w, "Note: a page token made from a long-lived user token does not expire; messenger-bridge token exchange makes one.")
 	}
 	var missing []string
@@ -294,7 +237,7 @@ func exchangeAdvice(err error) string {
 // place a secret is printed.
 func printPages(w io.Writer, long graph.UserToken, pages []graph.ManagedPage, current string, now time.Time) {
 	fmt.Fprintf(w, "Your long-lived user token expires %s; page tokens made from it do not expire.\n\n",
-		when(long.ExpiresAt, now, "when Facebook decides (it did not say)"))
+		service.When(long.ExpiresAt, now, "when Facebook decides (it did not say)"))
 	fmt.Fprintln(w, "Your pages and their page tokens. A page token is a secret: put the one you need in")
 	fmt.Fprintln(w, "FB_PAGE_TOKEN, or in the file FB_PAGE_TOKEN_FILE names, and share it with no one.")
 	for _, p := range pages {
@@ -305,65 +248,4 @@ func printPages(w io.Writer, long graph.UserToken, pages []graph.ManagedPage, cu
 		fmt.Fprintf(w, "\n%s (%s)%s\n  FB_PAGE_TOKEN=%s\n", p.Name, p.ID, mark, p.Token)
 	}
 	fmt.Fprintln(w, "\nThen check it with: messenger-bridge token check")
-}
-
-// tokenSetter is told what a token check learnt: the bridge, or a test's
-// recorder.
-type tokenSetter interface {
-	SetToken(bridge.TokenState)
-}
-
-// watchToken checks the page token at start and every tokenCheckEvery, and
-// tells b what it learns. It returns when ctx ends.
-func watchToken(ctx context.Context, cfg *config.Config, g *graph.Client, b *bridge.Bridge, log zerolog.Logger) {
-	var app *graph.App
-	if cfg.AppID != "" && cfg.AppSecret.IsSet() {
-		var err error
-		if app, err = graph.NewApp(graphConfig(cfg), cfg.AppID, cfg.AppSecret.Reveal()); err != nil {
-			log.Warn().Err(err).Msg("cannot check the page token as the app; checking it with itself")
-		}
-	}
-	inspect := func(ctx context.Context) (graph.TokenInfo, error) {
-		return inspectToken(ctx, g, app, cfg.PageToken.Reveal())
-	}
-	t := time.NewTicker(tokenCheckEvery)
-	defer t.Stop()
-	for {
-		checkToken(ctx, inspect, b, log)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// checkToken inspects the token once and tells b. When Graph cannot be
-// asked, b keeps what it knew: a network failure says nothing of the token.
-func checkToken(ctx context.Context, inspect func(context.Context) (graph.TokenInfo, error), b tokenSetter, log zerolog.Logger) {
-	info, err := inspect(ctx)
-	if ctx.Err() != nil {
-		return // shutting down
-	}
-	now := time.Now()
-	v := judge(info, err, now)
-	switch {
-	case v.state == bridge.TokenUnknown:
-		log.Warn().Err(err).Msg("cannot check the page token; keeping its last known state")
-		return
-	case v.state == bridge.TokenInvalid:
-		log.Error().Str("graph", v.graph).Str("hint", v.todo).Msg("the page token is not valid; messages will fail until it is replaced")
-		b.SetToken(bridge.TokenState{State: bridge.TokenInvalid, Problem: v.todo})
-		return
-	case v.soon:
-		log.Warn().Time("expires_at", v.expires).Str("expires", when(v.expires, now, "")).
-			Msg("the page token expires soon; make a new one with messenger-bridge token exchange and set FB_PAGE_TOKEN")
-	default:
-		log.Info().Str("expires", when(v.expires, now, "never")).Msg("page token checked")
-	}
-	state := bridge.TokenState{State: bridge.TokenValid}
-	if !v.expires.IsZero() {
-		state.ExpiresAt = &v.expires
-	}
-	b.SetToken(state)
 }

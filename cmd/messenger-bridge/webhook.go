@@ -16,9 +16,6 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/graph"
 )
 
-// defaultWebhookPath is WEBHOOK_PATH's default (SPEC §1).
-const defaultWebhookPath = "/webhook"
-
 const webhookUsage = `Usage:
   messenger-bridge webhook subscribe [--url https://bridge.example.net]
 
@@ -68,9 +65,9 @@ func loadWebhookEnv() (*webhookEnv, error) {
 	if err := config.LoadSecret("FB_VERIFY_TOKEN", &e.VerifyToken, e.VerifyTokenFile, false); err != nil {
 		return nil, err
 	}
-	e.Path = cmp.Or(e.Path, defaultWebhookPath)
-	if !strings.HasPrefix(e.Path, "/") {
-		return nil, &config.Error{Var: "WEBHOOK_PATH", Problem: fmt.Sprintf("%q must start with /, such as %s", e.Path, defaultWebhookPath)}
+	e.Path = cmp.Or(e.Path, config.Default("WEBHOOK_PATH"))
+	if err := config.CheckWebhookPath(e.Path); err != nil {
+		return nil, err
 	}
 	return &e, nil
 }

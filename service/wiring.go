@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -11,11 +11,48 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/messenger-bridge/messenger-bridge/config"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/health"
+	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/pacer"
 	"github.com/messenger-bridge/messenger-bridge/reach"
 	"github.com/messenger-bridge/messenger-bridge/receive"
 )
+
+// GraphConfig is the graph.Config of cfg, for the service and the commands
+// that call Graph as it does.
+func GraphConfig(cfg *config.Config) graph.Config {
+	return graph.Config{
+		BaseURL: cfg.GraphURL, Version: cfg.GraphVersion,
+		PageToken: cfg.PageToken.Reveal(), AppSecret: cfg.AppSecret.Reveal(),
+		MessagingType: cfg.MessagingType, Tag: cfg.MessageTag,
+	}
+}
+
+// MediaConfig is the media.Config of cfg: where attachments may come from.
+func MediaConfig(cfg *config.Config) media.Config {
+	return media.Config{HA: cfg.HA, HAToken: cfg.HAToken.Reveal(), MediaDirs: cfg.MediaDirs}
+}
+
+// NewMessenger returns the Messenger the service and the send command
+// deliver with, recording what it learns of people's windows in people,
+// when asks is not nil the quick replies it offers, and taking its turns at
+// pace, or at a pacer of its own if pace is nil. opts come after the ones
+// cfg calls for.
+func NewMessenger(cfg *config.Config, g *graph.Client, fetch *media.Fetcher, people *reach.Tracker, asks *receive.Asks, pace *pacer.Pacer, opts ...delivery.MessengerOption) *delivery.Messenger {
+	all := []delivery.MessengerOption{delivery.WithReach(people)}
+	if asks != nil {
+		all = append(all, delivery.WithAsker(*asks))
+	}
+	if pace != nil {
+		all = append(all, delivery.WithPacer(pace))
+	}
+	if cfg.UtilityTemplate != "" {
+		all = append(all, delivery.WithTemplate(graph.Template{Name: cfg.UtilityTemplate, Language: cfg.UtilityTemplateLang}))
+	}
+	return delivery.NewMessenger(g, fetch, cfg.SendRate, append(all, opts...)...)
+}
 
 // serveWebhook serves the webhook Meta calls (RECEIVE=webhook) on
 // WEBHOOK_ADDR at WEBHOOK_PATH until ctx ends. Events are stored in heard
