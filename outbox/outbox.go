@@ -4,18 +4,21 @@
 //
 // An incoming MQTT message is acknowledged only after Add has returned,
 // because Add returns only once its transaction is fsynced: a message the
-// broker considers delivered survives a crash or power loss. Entries leave the
-// outbox through Done once delivered, failed or expired; Pending lists what is
-// left after a restart, as Refs: the message itself is read by Load when
-// its turn comes, so what waits is held on disk, not in memory.
+// broker considers delivered survives a crash or power loss. Once an entry is
+// delivered, failed or expired, Record keeps its outcome (the result to
+// publish), and Done removes it once the broker has that result; Pending
+// lists what is left to deliver after a restart, as Refs, and Outcomes the
+// results still to publish. The message itself is read by Load when its
+// turn comes, so what waits is held on disk, not in memory.
 //
-// Done is cheap and survives the process being killed, but not a power loss:
-// the removals of the last moments before a power cut may be forgotten, and
-// those entries are then delivered again. Delivery is at least once.
+// Record and Done are cheap and survive the process being killed, but not
+// a power loss: the records of the last moments before a power cut may be
+// forgotten, and those entries are then delivered, or their results
+// published, again. Delivery is at least once.
 //
-// The store is a bbolt file, with a journal of removals beside it (the same
-// name with ".done" appended); format.go describes its layout and how an
-// older one is upgraded. Entries are keyed by their big-endian Seq, so they
+// The store is a bbolt file, with a journal of outcomes and removals beside
+// it (the same name with ".done" appended); format.go describes the file's
+// layout and how an older one is upgraded, journal.go the journal's. Entries are keyed by their big-endian Seq, so they
 // read back in order of acceptance, and Seq keeps increasing across
 // restarts. Idempotency keys are remembered for IdempotencyWindow.
 //
