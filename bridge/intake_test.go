@@ -104,3 +104,32 @@ func TestEmptyMessageIsRefused(t *testing.T) {
 		t.Fatalf("empty message: %+v, want failed with empty payload", r)
 	}
 }
+
+// A message without an id that the broker sends again, because its
+// acknowledgement was lost, is known by its packet identifier and payload:
+// it is sent once, as Home Assistant's notify entity, which sends no id,
+// needs.
+func TestRedeliveryWithoutID(t *testing.T) {
+	broker := mqtttest.Start(t)
+	proxy := broker.Proxy(t)
+	h := prepareHarness(t, broker, map[string]string{"MQTT_URL": proxy.URL})
+	h.start()
+
+	proxy.DropAcks()
+	h.client.Publish("messenger/notify/alice", "Smoke in the kitchen")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("alice: %+v, want sent", r)
+	}
+	proxy.Cut() // the acknowledgement is lost: the broker sends it again
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
+		t.Fatal("the broker did not send the message again")
+	}
+	// The same text again is a new message: sent too.
+	h.client.Publish("messenger/notify/alice", "Smoke in the kitchen")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("alice, the second message: %+v, want sent", r)
+	}
+	if n := len(h.graph.Requests()); n != 2 {
+		t.Errorf("Graph got %d messages, want 2: the first once, then the second", n)
+	}
+}

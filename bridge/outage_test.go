@@ -113,3 +113,47 @@ func TestLatencyFromArrival(t *testing.T) {
 		t.Fatalf("result %+v, want sent with latency_ms from %d on", r, waited.Milliseconds())
 	}
 }
+
+// TestBrokerAwayDeliveryGoesOn delivers what waits in the outbox while the
+// broker is away: delivery never waits for the broker. The results are
+// recorded meanwhile, and published once each when the broker is back.
+func TestBrokerAwayDeliveryGoesOn(t *testing.T) {
+	const n = 20
+	broker := mqtttest.Start(t)
+	proxy := broker.Proxy(t)
+	h := prepareHarness(t, broker, map[string]string{"MQTT_URL": proxy.URL})
+	c := clocktest.New(time.Now())
+	h.clock = c
+	h.graph.FailNext(1, graphtest.Unavailable) // every queue pauses, and the probe waits for the clock
+	h.start()
+
+	for i := range n {
+		h.client.Publish("messenger/notify/alice", fmt.Sprintf(`{"id":"m%02d","message":"m %d"}`, i, i))
+	}
+	// Refused after the messages before it were stored.
+	h.client.Publish("messenger/notify/zed", `{"id":"marker","message":"stored?"}`)
+	if r := h.result("zed"); r.ID != "marker" {
+		t.Fatalf("zed: %+v, want the marker refused", r)
+	}
+	proxy.Down()
+	c.Advance(delivery.DefaultServerProbeMax) // the probe gets through; everything follows
+	for range n {
+		h.request()
+	}
+	if err := h.bridge.BrokerReady(); err == nil {
+		t.Fatal("the broker came back before Graph had every message; the test proves nothing")
+	}
+
+	proxy.Up()
+	seen := make(map[string]int)
+	for range n {
+		r := h.result("alice")
+		if r.Status != delivery.Sent {
+			t.Errorf("result %+v, want sent", r)
+		}
+		seen[r.ID]++
+	}
+	if len(seen) != n {
+		t.Errorf("results for %d messages (%v), want %d, one each", len(seen), seen, n)
+	}
+}

@@ -25,7 +25,24 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	drop  bool
+	down  bool // connections are closed as they come
 	conns []net.Conn
+}
+
+// Down cuts every connection and refuses new ones until Up, as a broker
+// that stopped: the broker itself, and the sessions it keeps, stay.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
+	p.Cut()
+}
+
+// Up lets clients connect again after Down.
+func (p *Proxy) Up() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
 }
 
 // Proxy starts a proxy to b, closed when the test ends.
@@ -67,6 +84,13 @@ func (p *Proxy) serve() {
 		client, err := p.l.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			client.Close()
+			continue
 		}
 		broker, err := net.Dial("tcp", p.target)
 		if err != nil {
