@@ -117,19 +117,22 @@ func TestRedeliveryWithoutID(t *testing.T) {
 
 	proxy.DropAcks()
 	h.client.Publish("messenger/notify/alice", "Smoke in the kitchen")
-	if r := h.result("alice"); r.Status != delivery.Sent {
-		t.Fatalf("alice: %+v, want sent", r)
-	}
+	h.request()
 	proxy.Cut() // the acknowledgement is lost: the broker sends it again
 	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
 		t.Fatal("the broker did not send the message again")
 	}
-	// The same text again is a new message: sent too.
+	// The same text again is a new message: sent too. (Results are not
+	// counted: the one published as the cut came may reach a subscriber
+	// twice, as QoS 1 allows.)
 	h.client.Publish("messenger/notify/alice", "Smoke in the kitchen")
-	if r := h.result("alice"); r.Status != delivery.Sent {
-		t.Fatalf("alice, the second message: %+v, want sent", r)
+	h.request()
+	// Once bob's message is sent, everything before it was handled.
+	h.client.Publish("messenger/notify/bob", "marker")
+	if req := h.request(); req.Text != "marker" {
+		t.Errorf("Graph got %q after the second message, want the marker", req.Text)
 	}
-	if n := len(h.graph.Requests()); n != 2 {
-		t.Errorf("Graph got %d messages, want 2: the first once, then the second", n)
+	if n := len(h.graph.Requests()); n != 3 {
+		t.Errorf("Graph got %d messages, want 3: the first once, the second, the marker", n)
 	}
 }
