@@ -219,7 +219,7 @@ func retryable(ctx context.Context, err error) bool {
 	if fe, ok := errors.AsType[*fetchError](err); ok {
 		return ctx.Err() == nil && !media.Permanent(fe.err)
 	}
-	return graph.Classify(ctx, err) == graph.Retry
+	return graph.ShouldRetry(ctx, err)
 }
 
 // upload fetches a and streams its bytes to the Attachment Upload API.

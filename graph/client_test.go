@@ -272,7 +272,7 @@ func TestAppSecretProof(t *testing.T) {
 			if !errors.As(err, &ge) || ge.Code != graph.CodeParam || !strings.Contains(ge.Message, tt.wantErr) {
 				t.Fatalf("Send error = %v, want code 100 %q", err, tt.wantErr)
 			}
-			if graph.Classify(t.Context(), err) != graph.Unrecoverable {
+			if graph.ShouldRetry(t.Context(), err) {
 				t.Error("a bad appsecret_proof is retryable")
 			}
 		})
@@ -360,8 +360,8 @@ func TestSendRefusesBadMessages(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if v := graph.Classify(t.Context(), err); v != graph.Unrecoverable {
-				t.Errorf("Classify = %v, want unrecoverable", v)
+			if v := graph.ShouldRetry(t.Context(), err); v {
+				t.Errorf("ShouldRetry = %v, want false", v)
 			}
 		})
 	}
@@ -383,11 +383,11 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
-func ExampleClassify() {
+func ExampleShouldRetry() {
 	err := fmt.Errorf("graph: send: %w", &graph.Error{Status: 400, Code: 10, Subcode: 2018278})
 	var ge *graph.Error
 	if errors.As(err, &ge) {
-		fmt.Println(graph.Classify(context.Background(), err), "-", ge.Hint())
+		fmt.Println(graph.ShouldRetry(context.Background(), err), "-", ge.Hint())
 	}
-	// Output: unrecoverable - the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_UTILITY_TEMPLATE to an approved utility template (messenger-bridge template create)
+	// Output: false - the recipient has not written to the page in 24 hours; ask them to send the page any message, or set FB_UTILITY_TEMPLATE to an approved utility template (messenger-bridge template create)
 }

@@ -253,60 +253,28 @@ type transportError struct {
 func (e *transportError) Error() string { return e.msg }
 func (e *transportError) Unwrap() error { return e.err }
 
-// Verdict is what a caller should do after a call, in the manner of
-// Alertmanager's notifiers: done, try again later, or give up.
-type Verdict int
-
-// Verdicts returned by Classify.
-const (
-	Success Verdict = iota
-	Retry
-	Unrecoverable
-)
-
-func (v Verdict) String() string {
-	switch v {
-	case Success:
-		return "success"
-	case Retry:
-		return "retry"
-	case Unrecoverable:
-		return "unrecoverable"
-	}
-	return "Verdict(" + strconv.Itoa(int(v)) + ")"
-}
-
-// Classify decides what to do after a Client method returned err, given the
-// ctx the call was made with:
+// ShouldRetry reports whether a call that returned err is worth making
+// again later, given the ctx it was made with; it is the one place that
+// decides, as Alertmanager's notifiers do from the API's answer:
 //
-//   - nil is Success.
-//   - If ctx has ended, the verdict is Unrecoverable whatever err is: nothing
-//     more can be done under it. A caller that is shutting down should keep
-//     its work for later instead of recording a failure.
-//   - An *Error is Retry when Error.Retryable says so, else Unrecoverable.
+//   - If ctx has ended, it is false whatever err is: nothing more can be
+//     done under it. A caller that is shutting down should keep its work
+//     for later instead of recording a failure.
+//   - An *Error is retried when Error.Retryable says so.
 //   - A call that got no answer (connection failure, or no answer within
-//     Config.RequestTimeout) is Retry, as is any net.Error, such as one
+//     Config.RequestTimeout) is retried, as is any net.Error, such as one
 //     met reading an Upload's body.
-//   - Anything else, such as a message the Client refused to send, is
-//     Unrecoverable.
-func Classify(ctx context.Context, err error) Verdict {
-	if err == nil {
-		return Success
-	}
-	if ctx.Err() != nil {
-		return Unrecoverable
+//   - Anything else, such as a message the Client refused to send, and
+//     nil, is not.
+func ShouldRetry(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
 	}
 	var ge *Error
 	if errors.As(err, &ge) {
-		if ge.Retryable() {
-			return Retry
-		}
-		return Unrecoverable
+		return ge.Retryable()
 	}
 	var te *transportError
 	var ne net.Error
-	if errors.As(err, &te) || errors.As(err, &ne) {
-		return Retry
-	}
-	return Unrecoverable
+	return errors.As(err, &te) || errors.As(err, &ne)
 }

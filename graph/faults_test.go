@@ -23,23 +23,23 @@ func TestFaults(t *testing.T) {
 		fault         graphtest.Fault
 		status, code  int
 		subcode       int
-		verdict       graph.Verdict
+		retry         bool
 		tokenInvalid  bool
 		retryAfterMin time.Duration
 	}{
-		{"unavailable", graphtest.Unavailable, 503, 2, 0, graph.Retry, false, 0},
-		{"unexpected", graphtest.Unexpected, 500, 2, 0, graph.Retry, false, 0},
-		{"throttled", graphtest.Throttled, 400, 613, 0, graph.Retry, false, 0},
-		{"token expired", graphtest.TokenExpired, 400, 190, 463, graph.Unrecoverable, true, 0},
-		{"outside window", graphtest.OutsideWindow, 400, 10, 2018278, graph.Unrecoverable, false, 0},
-		{"no such user", graphtest.NoSuchUser, 400, 100, 2018001, graph.Unrecoverable, false, 0},
-		{"user unavailable", graphtest.UserUnavailable, 400, 551, 1545041, graph.Unrecoverable, false, 0},
-		{"bad gateway", graphtest.BadGateway, 502, 0, 0, graph.Retry, false, 0},
+		{"unavailable", graphtest.Unavailable, 503, 2, 0, true, false, 0},
+		{"unexpected", graphtest.Unexpected, 500, 2, 0, true, false, 0},
+		{"throttled", graphtest.Throttled, 400, 613, 0, true, false, 0},
+		{"token expired", graphtest.TokenExpired, 400, 190, 463, false, true, 0},
+		{"outside window", graphtest.OutsideWindow, 400, 10, 2018278, false, false, 0},
+		{"no such user", graphtest.NoSuchUser, 400, 100, 2018001, false, false, 0},
+		{"user unavailable", graphtest.UserUnavailable, 400, 551, 1545041, false, false, 0},
+		{"bad gateway", graphtest.BadGateway, 502, 0, 0, true, false, 0},
 		{"429 with Retry-After seconds", graphtest.Fault{Status: 429, Code: 4, Type: "OAuthException", Message: "(#4) Application request limit reached", RetryAfter: "7"},
-			429, 4, 0, graph.Retry, false, 7 * time.Second},
-		{"Retry-After date", graphtest.Fault{Status: 503, RetryAfter: inAnHour}, 503, 0, 0, graph.Retry, false, 59 * time.Minute},
+			429, 4, 0, true, false, 7 * time.Second},
+		{"Retry-After date", graphtest.Fault{Status: 503, RetryAfter: inAnHour}, 503, 0, 0, true, false, 59 * time.Minute},
 		{"5xx with a lasting cause", graphtest.Fault{Status: 500, Code: 190, Type: "OAuthException", Message: "Invalid OAuth access token"},
-			500, 190, 0, graph.Unrecoverable, true, 0},
+			500, 190, 0, false, true, 0},
 	}
 	s := graphtest.NewServer(t, token)
 	s.AddUser(psid)
@@ -58,8 +58,8 @@ func TestFaults(t *testing.T) {
 			if tt.code != 0 && (ge.Message != tt.fault.Message || ge.Type != tt.fault.Type || ge.FBTraceID == "" || ge.Transient != tt.fault.Transient) {
 				t.Errorf("error = %+v, want message %q, type %q, a trace id and is_transient %v", ge, tt.fault.Message, tt.fault.Type, tt.fault.Transient)
 			}
-			if v := graph.Classify(t.Context(), err); v != tt.verdict {
-				t.Errorf("Classify = %v, want %v", v, tt.verdict)
+			if v := graph.ShouldRetry(t.Context(), err); v != tt.retry {
+				t.Errorf("ShouldRetry = %v, want %v", v, tt.retry)
 			}
 			if ge.TokenInvalid() != tt.tokenInvalid {
 				t.Errorf("TokenInvalid = %v, want %v", ge.TokenInvalid(), tt.tokenInvalid)
@@ -97,8 +97,8 @@ func TestOddAnswers(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one containing %q", err, tt.want)
 			}
-			if v := graph.Classify(t.Context(), err); v != graph.Unrecoverable {
-				t.Errorf("Classify = %v, want unrecoverable: the message may have been sent", v)
+			if v := graph.ShouldRetry(t.Context(), err); v {
+				t.Errorf("ShouldRetry = %v, want false: the message may have been sent", v)
 			}
 		})
 	}
@@ -151,8 +151,8 @@ func TestContextEnds(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("error = %v, want context.Canceled", err)
 		}
-		if v := graph.Classify(ctx, err); v != graph.Unrecoverable {
-			t.Errorf("Classify = %v, want unrecoverable", v)
+		if v := graph.ShouldRetry(ctx, err); v {
+			t.Errorf("ShouldRetry = %v, want false", v)
 		}
 	})
 
@@ -164,8 +164,8 @@ func TestContextEnds(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("error = %v, want context.DeadlineExceeded", err)
 		}
-		if v := graph.Classify(ctx, err); v != graph.Unrecoverable {
-			t.Errorf("Classify = %v, want unrecoverable", v)
+		if v := graph.ShouldRetry(ctx, err); v {
+			t.Errorf("ShouldRetry = %v, want false", v)
 		}
 	})
 
@@ -176,8 +176,8 @@ func TestContextEnds(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 50ms") {
 			t.Fatalf("error = %v, want no answer within 50ms", err)
 		}
-		if v := graph.Classify(t.Context(), err); v != graph.Retry {
-			t.Errorf("Classify = %v, want retry", v)
+		if !graph.ShouldRetry(t.Context(), err) {
+			t.Errorf("ShouldRetry = false, want true")
 		}
 	})
 }
@@ -205,10 +205,10 @@ func TestUploadBodyFails(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		want graph.Verdict
+		want bool
 	}{
-		{"local error", errors.New("disk on fire"), graph.Unrecoverable},
-		{"network error", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, graph.Retry},
+		{"local error", errors.New("disk on fire"), false},
+		{"network error", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,8 +217,8 @@ func TestUploadBodyFails(t *testing.T) {
 			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), "clip.mp4") {
 				t.Fatalf("error = %v, want one naming clip.mp4 and wrapping %v", err, tt.err)
 			}
-			if v := graph.Classify(t.Context(), err); v != tt.want {
-				t.Errorf("Classify = %v, want %v", v, tt.want)
+			if v := graph.ShouldRetry(t.Context(), err); v != tt.want {
+				t.Errorf("ShouldRetry = %v, want %v", v, tt.want)
 			}
 		})
 	}

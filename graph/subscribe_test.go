@@ -59,8 +59,8 @@ func TestSubscribeRefused(t *testing.T) {
 			if !ok || ge.Code != c.code || !strings.Contains(ge.Message, c.inMessage) {
 				t.Fatalf("Subscribe: %v; want a Graph error %d about %q", err, c.code, c.inMessage)
 			}
-			if graph.Classify(t.Context(), err) != graph.Unrecoverable {
-				t.Errorf("Classify = %v, want unrecoverable", graph.Classify(t.Context(), err))
+			if graph.ShouldRetry(t.Context(), err) {
+				t.Error("ShouldRetry = true, want false")
 			}
 			if s.SubscribedFields() != nil {
 				t.Errorf("the fake recorded %v after a refusal", s.SubscribedFields())

@@ -117,7 +117,7 @@ func TestTemplatesWithoutPermission(t *testing.T) {
 	_, readErr := c.Templates(t.Context(), "home_alert")
 	for _, err := range []error{createErr, readErr} {
 		ge, ok := errors.AsType[*graph.Error](err)
-		if !ok || ge.Code != graph.CodePermissionDenied || !graph.MissingUtilityPermission(err) || graph.Classify(t.Context(), err) != graph.Unrecoverable {
+		if !ok || ge.Code != graph.CodePermissionDenied || !graph.MissingUtilityPermission(err) || graph.ShouldRetry(t.Context(), err) {
 			t.Errorf("err = %v, want a permanent code 10 naming %s", err, graph.UtilityPermission)
 		}
 		if strings.Contains(err.Error(), token) {
