@@ -14,6 +14,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/logtest"
 	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/outbox"
 )
@@ -36,7 +37,7 @@ type rig struct {
 	d        *delivery.Dispatcher
 	results  chan reported
 	attempts chan string // recipient of each attempt, once it ended
-	logs     *lockedBuffer
+	logs     *logtest.Buffer
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -53,7 +54,7 @@ type reported struct {
 func newRig(t *testing.T, opts delivery.Options, wrap func(delivery.Sender) delivery.Sender) *rig {
 	t.Helper()
 	r := &rig{t: t, graph: graphtest.NewServer(t, dispatchToken),
-		results: make(chan reported, 1000), attempts: make(chan string, 1000), logs: &lockedBuffer{}}
+		results: make(chan reported, 1000), attempts: make(chan string, 1000), logs: &logtest.Buffer{}}
 	for _, psid := range people {
 		r.graph.AddUser(psid)
 	}
