@@ -145,7 +145,7 @@ func plan(m message.Message) []part {
 // An attachment the bridge fetches is fetched and uploaded on the side,
 // starting once the first part went: Send returns a *Deferred while that
 // runs, and the outcome when called again. A Graph error is retried as
-// graph.Classify says. A refusal as outside the window is never retried:
+// graph.ShouldRetry says. A refusal as outside the window is never retried:
 // the rest of j goes through the utility template at once, or j fails with
 // a *WindowError.
 func (m *Messenger) Send(ctx context.Context, j *Job) (retry bool, err error) {

@@ -237,7 +237,7 @@ func awaitReview(ctx context.Context, g *graph.Client, st graph.TemplateStatus, 
 		pause = min(2*pause, maxPoll)
 		got, found, err := g.Template(ctx, st.Name, st.Language)
 		switch {
-		case err != nil && graph.Classify(ctx, err) == graph.Retry:
+		case graph.ShouldRetry(ctx, err):
 			fmt.Fprintf(stderr, "Graph did not answer (%v); asking again.\n", err)
 			continue
 		case err != nil:
