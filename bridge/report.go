@@ -3,11 +3,13 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/mqttsession"
 )
 
 // Results are published by one goroutine, in the order reported, and their
@@ -84,12 +86,13 @@ func (b *Bridge) publishResults(ctx context.Context) {
 					Msg("shutting down while the MQTT broker does not acknowledge results: those not published are published at the next start")
 				return
 			}
-			if !b.gate.wait() {
+			t := b.session.Publish(topic, false, o.Payload) // waits while the broker is away
+			if errors.Is(t.Error(), mqttsession.ErrShuttingDown) {
 				b.log.Warn().Int("results", b.results.Len()+1).
 					Msg("shutting down while not connected to the MQTT broker: results not published are published at the next start")
 				return
 			}
-			b.acks.Push(pendingAck{seq: o.Seq, topic: topic, token: b.client.Publish(topic, 1, false, o.Payload)})
+			b.acks.Push(pendingAck{seq: o.Seq, topic: topic, token: t})
 		}
 	}
 }

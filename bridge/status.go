@@ -176,10 +176,10 @@ func (s *status) homeAssistantOnline() {
 	}
 	due := after(delay)
 	s.b.log.Debug().Dur("delay", delay).Msg("Home Assistant is online; republishing discovery")
-	s.b.background(func() {
+	s.b.session.Go(func() {
 		select {
 		case <-due:
-		case <-s.b.gate.stopped:
+		case <-s.b.session.Stopping():
 			return
 		}
 		// A birth from now on may come after Home Assistant missed this

@@ -107,6 +107,7 @@ func (b *Broker) startMochi() {
 	// free for Restart, and no client attaches while mochi closes. mochi's
 	// websocket listener opens its own.
 	var l net.Listener
+	var settled *settledListener
 	var listener listeners.Listener = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: b.addr})
 	if !b.ws {
 		var err error
@@ -117,7 +118,8 @@ func (b *Broker) startMochi() {
 		if b.tls {
 			served = tls.NewListener(l, b.mochiTLS())
 		}
-		listener = listeners.NewNet("tcp", served)
+		settled = newSettledListener("tcp", served)
+		listener = settled
 	}
 	if err := srv.AddListener(listener); err != nil {
 		b.tb.Fatal(err)
@@ -129,6 +131,9 @@ func (b *Broker) startMochi() {
 	b.stop = func() {
 		if l != nil {
 			l.Close()
+			if !settled.end(closeTimeout) {
+				b.tb.Logf("mochi did not let its connections go within %s; closing it anyway", closeTimeout)
+			}
 		}
 		// mochi v2.7.9's Close can deadlock when a client comes or goes at
 		// that moment (Clients.GetByListener takes its read lock twice).

@@ -1,4 +1,4 @@
-package bridge
+package mqttsession
 
 import (
 	"errors"
@@ -10,7 +10,8 @@ import (
 )
 
 // resumeGate holds publications back from the moment a connection comes up
-// until paho has listed its store to resend what it kept.
+// until paho has listed its store to resend what it kept. It is the
+// session's mqtt.Store, safe for concurrent use.
 //
 // With a persistent session paho "resumes" after every connection by
 // resending each QoS 1 message in its store. A message published in the
@@ -20,6 +21,17 @@ import (
 // are safe: they only wait in the store. So the gate closes when paho starts
 // reconnecting (its OnReconnecting callback runs before each attempt), and
 // opens when resume lists the store on an open connection.
+//
+// The gate relies on a behaviour paho does not document: that it calls
+// Store.All exactly once per connection, at the start of resume, once the
+// connection is open (paho v1.5.1, client.go: Connect's goroutine and
+// reconnect call resume after startCommsWorkers, and resume begins with
+// c.persist.All()). The only other call, in reserveStoredPublishIDs, comes
+// from Connect before any connection is open, and is ignored. Should paho
+// stop listing the store there, the gate would stay closed after a
+// reconnection and every publication would wait; should it list the store
+// earlier, the race would be back. TestGateOpensInResume pins it: check
+// it when upgrading paho.
 type resumeGate struct {
 	*mqtt.MemoryStore
 	isOpen func() bool // the client's IsConnectionOpen
@@ -63,7 +75,8 @@ func copyPublish(p packets.ControlPacket) packets.ControlPacket {
 	return p
 }
 
-// All implements mqtt.Store; resume calls it once per connection.
+// All implements mqtt.Store. paho's resume calls it once per connection,
+// on the open connection: that opens the gate (see resumeGate).
 func (g *resumeGate) All() []string {
 	keys := g.MemoryStore.All()
 	if g.isOpen != nil && g.isOpen() {
@@ -110,8 +123,9 @@ func (g *resumeGate) wait() bool {
 	}
 }
 
-// errShuttingDown completes a publication shutdown kept from starting.
-var errShuttingDown = errors.New("not published: shutting down while not connected to the MQTT broker")
+// ErrShuttingDown is the error of a publication that the shutdown kept
+// from starting: it began while the session was not connected.
+var ErrShuttingDown = errors.New("not published: shutting down while not connected to the MQTT broker")
 
 // refusedToken is the mqtt.Token of a publication that was not made.
 type refusedToken struct{ done chan struct{} }
@@ -125,4 +139,4 @@ func newRefusedToken() refusedToken {
 func (refusedToken) Wait() bool                     { return true }
 func (refusedToken) WaitTimeout(time.Duration) bool { return true }
 func (t refusedToken) Done() <-chan struct{}        { return t.done }
-func (refusedToken) Error() error                   { return errShuttingDown }
+func (refusedToken) Error() error                   { return ErrShuttingDown }

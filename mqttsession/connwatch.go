@@ -1,4 +1,4 @@
-package bridge
+package mqttsession
 
 import (
 	"crypto/tls"
@@ -25,7 +25,7 @@ const repeatEvery = 10 * time.Second
 
 // connWatch is the one place that knows how the broker connection fares:
 // it logs each failed attempt with the broker's reason in plain words, and
-// says why the bridge is not connected for /readyz. It is safe for
+// says why the session is not connected for /readyz. It is safe for
 // concurrent use; paho calls it on its own goroutines, so it never blocks.
 type connWatch struct {
 	log    zerolog.Logger
@@ -35,10 +35,10 @@ type connWatch struct {
 	now    func() time.Time
 
 	mu         sync.Mutex
-	problem    string    // why the bridge is not connected and subscribed; "" while it is, or before any attempt
-	lastReason string    // reason of the last failed attempt since the bridge was last connected
+	problem    string    // why the session is not connected and subscribed; "" while it is, or before any attempt
+	lastReason string    // reason of the last failed attempt since the session was last connected
 	lastWarn   time.Time // when that reason was last logged at warn
-	failures   int       // failed attempts since the bridge was last connected
+	failures   int       // failed attempts since the session was last connected
 }
 
 func newConnWatch(log zerolog.Logger, rawURL, user string) *connWatch {
@@ -47,7 +47,7 @@ func newConnWatch(log zerolog.Logger, rawURL, user string) *connWatch {
 
 // notify is paho's ConnectionNotificationHandler: paho reports every failed
 // attempt through it, with ConnectRetry too, where Connect's token would
-// report nothing until the bridge stops.
+// report nothing until the session stops.
 func (w *connWatch) notify(_ mqtt.Client, n mqtt.ConnectionNotification) {
 	if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
 		w.failed(f.Reason)
@@ -113,7 +113,7 @@ func (w *connWatch) set(problem string) {
 	w.mu.Unlock()
 }
 
-// why says why the bridge is not connected and subscribed; "" when it knows
+// why says why the session is not connected and subscribed; "" when it knows
 // of no failure.
 func (w *connWatch) why() string {
 	w.mu.Lock()

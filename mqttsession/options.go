@@ -1,4 +1,4 @@
-package bridge
+package mqttsession
 
 import (
 	"crypto/tls"
@@ -9,13 +9,10 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/messenger-bridge/messenger-bridge/config"
-	"github.com/messenger-bridge/messenger-bridge/topics"
 )
 
 // Connection timings. Home brokers restart on updates; reconnecting every few
-// seconds at most brings the bridge back soon after without hammering them.
+// seconds at most brings the session back soon after without hammering them.
 const (
 	keepAlive            = 30 * time.Second
 	connectTimeout       = 10 * time.Second
@@ -30,11 +27,12 @@ const (
 )
 
 // clientOptions returns paho options for a persistent session with manual
-// acknowledgement: a message is acknowledged only once it is in the outbox.
-func clientOptions(cfg *config.Config, tree topics.Tree) (*mqtt.ClientOptions, error) {
-	o := mqtt.NewClientOptions().
-		AddBroker(cfg.MQTTURL).
-		SetClientID(cfg.MQTTClientID).
+// acknowledgement: the Handler acknowledges each message once it has kept
+// it. It fails when the TLS files cannot be read.
+func clientOptions(o Options) (*mqtt.ClientOptions, error) {
+	c := mqtt.NewClientOptions().
+		AddBroker(o.URL).
+		SetClientID(o.ClientID).
 		// MQTT 3.1.1 only: paho would otherwise try 3.1 after a refusal, and
 		// report that attempt's answer instead of the broker's reason.
 		SetProtocolVersion(4).
@@ -46,50 +44,52 @@ func clientOptions(cfg *config.Config, tree topics.Tree) (*mqtt.ClientOptions, e
 		SetWriteTimeout(publishTimeout).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(connectRetryInterval).
-		SetMaxReconnectInterval(maxReconnectInterval).
-		SetWill(tree.State(), topics.Offline, 1, true)
-	if cfg.MQTTUsername != "" {
-		o.SetUsername(cfg.MQTTUsername)
+		SetConnectRetryInterval(o.connectRetry()).
+		SetMaxReconnectInterval(maxReconnectInterval)
+	if o.Will.Topic != "" {
+		c.SetBinaryWill(o.Will.Topic, o.Will.Payload, 1, true)
 	}
-	if cfg.MQTTPassword.IsSet() {
-		o.SetPassword(cfg.MQTTPassword.Reveal())
+	if o.Username != "" {
+		c.SetUsername(o.Username)
 	}
-	if u, err := url.Parse(cfg.MQTTURL); err == nil {
+	if o.Password.IsSet() {
+		c.SetPassword(o.Password.Reveal())
+	}
+	if u, err := url.Parse(o.URL); err == nil {
 		if dial := dialer(u.Scheme); dial != nil {
-			o.SetCustomOpenConnectionFn(dial)
+			c.SetCustomOpenConnectionFn(dial)
 		}
 	}
-	tlsCfg, err := tlsConfig(cfg)
+	tlsCfg, err := tlsConfig(o)
 	if err != nil {
 		return nil, err
 	}
 	if tlsCfg != nil {
-		o.SetTLSConfig(tlsCfg)
+		c.SetTLSConfig(tlsCfg)
 	}
-	return o, nil
+	return c, nil
 }
 
-// tlsConfig returns the TLS settings the MQTT_* variables ask for, or nil
-// when none are set and the system's roots will do.
-func tlsConfig(cfg *config.Config) (*tls.Config, error) {
-	if cfg.CAFile == "" && cfg.CertFile == "" && !cfg.Insecure {
+// tlsConfig returns the TLS settings o asks for, or nil when none are set
+// and the system's roots will do.
+func tlsConfig(o Options) (*tls.Config, error) {
+	if o.CAFile == "" && o.CertFile == "" && !o.Insecure {
 		return nil, nil
 	}
-	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // the user asked for it, and it is logged loudly
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.Insecure} //nolint:gosec // the user asked for it, and it is logged loudly
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("MQTT_CA_FILE: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("MQTT_CA_FILE: %s holds no PEM certificate", cfg.CAFile)
+			return nil, fmt.Errorf("MQTT_CA_FILE: %s holds no PEM certificate", o.CAFile)
 		}
 		t.RootCAs = pool
 	}
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("MQTT_CERT_FILE/MQTT_KEY_FILE: %w", err)
 		}
