@@ -136,7 +136,7 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 		return nil, o.wrote(fmt.Errorf("outbox %s: store %d messages: %w", o.path, len(items), err))
 	}
 	o.wrote(nil)
-	o.unmap()
+	o.touched(addedBytes + treePage)
 	o.pending.Add(added)
 	o.bytes.Add(addedBytes)
 	if prune {

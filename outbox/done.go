@@ -51,7 +51,6 @@ func (o *Outbox) Done(seqs ...uint64) error {
 	var freed, freedMsgs int64
 	err := safely(func() error {
 		return o.db.View(func(tx *bolt.Tx) error {
-			defer release(o.db, tx)
 			fresh, freed, freedMsgs = o.leaving(tx, seqs)
 			return nil
 		})
@@ -62,6 +61,7 @@ func (o *Outbox) Done(seqs ...uint64) error {
 	if err != nil {
 		return fmt.Errorf("outbox %s: mark %d entries done: %w", o.path, len(seqs), err)
 	}
+	o.touched(treePage) // the small records read on the way
 	o.pending.Add(-int64(len(fresh)))
 	o.bytes.Add(-freed)
 	o.doneBytes += freedMsgs

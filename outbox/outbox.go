@@ -118,6 +118,10 @@ type Outbox struct {
 	// never delivers its entry again.
 	recorded map[uint64][]byte
 
+	// untouched counts the bytes read and written since the map was last
+	// released; see touched.
+	untouched atomic.Int64
+
 	// writeErr is the error of the last write that failed, until a write
 	// succeeds again; see Writable.
 	writeErr atomic.Pointer[error]
@@ -202,6 +206,26 @@ func Open(path string, max int, opts ...Option) (*Outbox, error) {
 		return fail(err)
 	}
 	return o, nil
+}
+
+// releaseAfter is how many bytes of the file reads and writes may bring
+// into this process's memory before they are released (see release):
+// releasing drops the whole map, which costs a system call and the page
+// faults of reading it again, too much to pay for every small message.
+const releaseAfter = 256 << 10
+
+// treePage is what a read or write counts for the pages of the tree on
+// its way to the data: bbolt's pages are the system's page size, 4 KiB
+// on most.
+const treePage = 16 << 10
+
+// touched counts n bytes of the file read or written, and releases the map
+// once releaseAfter of them have been. It is safe for concurrent use.
+func (o *Outbox) touched(n int64) {
+	if o.untouched.Add(n) >= releaseAfter {
+		o.untouched.Store(0)
+		o.unmap()
+	}
 }
 
 // unmap drops the file's pages from this process's memory after a write
@@ -365,6 +389,7 @@ func (o *Outbox) Pending() ([]Ref, error) {
 // message cannot be read or decoded; the entry stays until Done.
 func (o *Outbox) Load(ref Ref) (Entry, error) {
 	var e Entry
+	var size int64
 	err := safely(func() error {
 		return o.db.View(func(tx *bolt.Tx) error {
 			v := tx.Bucket(entriesBucket).Get(seqKey(ref.Seq))
@@ -379,7 +404,7 @@ func (o *Outbox) Load(ref Ref) (Entry, error) {
 			if raw == nil {
 				return fmt.Errorf("its message %d is missing", r.Msg)
 			}
-			defer release(o.db, tx)
+			size = int64(len(raw))
 			e = Entry{Seq: ref.Seq, Batch: r.Batch, Recipient: r.Recipient, PSID: r.PSID, Accepted: r.Accepted}
 			if err := json.Unmarshal(raw, &e.Message); err != nil {
 				return fmt.Errorf("message: %w", err)
@@ -390,5 +415,6 @@ func (o *Outbox) Load(ref Ref) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("outbox %s: read entry %d: %w", o.path, ref.Seq, err)
 	}
+	o.touched(size + treePage) // the message, and the pages of the tree on the way
 	return e, nil
 }
