@@ -105,14 +105,17 @@ func (g *resumeGate) reconnecting() {
 // wait returns once publishing is safe, reporting true, or once shutdown
 // began while it is not, reporting false: publishing then would race paho's
 // resume (eclipse-paho/paho.mqtt.golang#703), and what paho's memory store
-// took would be lost with the process anyway.
-func (g *resumeGate) wait() bool {
+// took would be lost with the process anyway. It reports false too once
+// done is closed; a nil done never is.
+func (g *resumeGate) wait(done <-chan struct{}) bool {
 	g.mu.Lock()
 	open := g.open
 	g.mu.Unlock()
 	select {
 	case <-open:
 		return true
+	case <-done:
+		return false
 	case <-g.stopped:
 		select {
 		case <-open:

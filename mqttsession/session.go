@@ -208,7 +208,7 @@ func (s *Session) Go(f func()) {
 // reports it too, and ErrShuttingDown for a publication the shutdown kept
 // from starting.
 func (s *Session) Publish(topic string, retained bool, payload []byte) mqtt.Token {
-	if !s.gate.wait() {
+	if !s.gate.wait(nil) {
 		s.log.Warn().Str("topic", topic).Msg(ErrShuttingDown.Error())
 		return newRefusedToken()
 	}
@@ -223,11 +223,13 @@ func (s *Session) Publish(topic string, retained bool, payload []byte) mqtt.Toke
 
 // PublishAcked publishes payload on topic with QoS 1, not retained, and
 // returns once the broker has acknowledged it, or with ctx's error. While
-// the broker is away it waits for it (ctx does not end that wait, Stop
-// does); it returns ErrShuttingDown when the shutdown began while not
-// connected.
+// the broker is away it waits for it, until ctx ends or Stop; it returns
+// ErrShuttingDown when the shutdown began while not connected.
 func (s *Session) PublishAcked(ctx context.Context, topic string, payload []byte) error {
-	if !s.gate.wait() {
+	if !s.gate.wait(ctx.Done()) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		return ErrShuttingDown
 	}
 	t := s.client.Publish(topic, 1, false, payload)

@@ -190,6 +190,12 @@ func TestPublishWhileDisconnectedAfterStop(t *testing.T) {
 	l.Close() // nothing listens there now
 	r := start(t, url, nil)
 	r.waitFailure("connection refused")
+	// Before Stop, PublishAcked waits for the broker until its ctx ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.s.PublishAcked(ctx, "test/out", []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("PublishAcked with its ctx ended, not connected: %v, want context.Canceled", err)
+	}
 	r.s.Stop()
 	if tok := r.s.Publish("test/out", false, []byte("x")); !tok.WaitTimeout(mqtttest.Wait) || !errors.Is(tok.Error(), mqttsession.ErrShuttingDown) {
 		t.Errorf("Publish after Stop: %v, want ErrShuttingDown", tok.Error())
