@@ -55,7 +55,7 @@ func (b *Bridge) Report(o delivery.Outcome) {
 func (b *Bridge) republish() {
 	recorded, err := b.deps.Outbox.Outcomes()
 	if err != nil {
-		b.log.Error().Err(err).Msg("cannot read the results recorded before the restart; their messages stay in the outbox")
+		b.log.Error().Err(err).Msg("cannot read the results recorded before the restart; they stay recorded, to be published by a later start")
 	}
 	if len(recorded) == 0 {
 		return
