@@ -220,11 +220,6 @@ func (b *Bridge) receive(m mqtt.Message) {
 	b.inbox.Push(inbound{msg: m, at: time.Now()})
 }
 
-// BrokerHost returns the scheme and host of a broker URL, which are safe to
-// show: the path or query of a ws:// URL may carry a token. It returns ""
-// for a URL without a host.
-func BrokerHost(raw string) string { return mqttsession.BrokerHost(raw) }
-
 // publish sends a message with QoS 1 through the session, which logs a
 // failure. Results and states are never lost to a reconnect: paho keeps
 // QoS 1 messages until the broker has them.

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -67,17 +66,16 @@ func (b *Bridge) republish() {
 	}
 }
 
-// publishResults publishes queued results until ctx ends, then those still
-// queued while the broker is connected. It returns early if shutdown begins
-// while it waits for the broker: those results stay recorded.
+// publishResults publishes queued results until ctx ends and none is left
+// (fifo.Queue.Take hands out what it holds before it looks at ctx). It
+// returns early if shutdown begins while it waits for the broker: those
+// results stay recorded.
 func (b *Bridge) publishResults(ctx context.Context) {
 	defer b.acks.Push(pendingAck{}) // tells awaitAcks that nothing follows
 	for {
 		batch := b.results.Take(ctx, resultBatch)
 		if batch == nil {
-			if batch = b.results.Take(ready, b.results.Len()); batch == nil {
-				return
-			}
+			return
 		}
 		for _, o := range batch {
 			topic := b.topics.Result(o.Recipient)
@@ -115,14 +113,6 @@ func (b *Bridge) room(ctx context.Context) bool {
 		return false
 	}
 }
-
-// ready is a context that has ended, for taking what a queue holds
-// without waiting.
-var ready = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
 
 // awaitAcks marks entries done as the broker acknowledges their results,
 // in the order published, until publishResults has finished and every
@@ -186,12 +176,7 @@ func (b *Bridge) reject(ctx context.Context, rs []rejection) {
 	for _, r := range rs {
 		b.log.Warn().Str("recipient", r.name).Str("id", r.result.ID).Str("error", r.result.Error.Message).Msg("message refused")
 		b.deps.Metrics.Result(r.name, string(r.result.Status))
-		payload, err := json.Marshal(r.result)
-		if err != nil { // a Result always marshals; guard anyway rather than lose it silently
-			b.log.Error().Err(err).Str("recipient", r.name).Msg("cannot encode result")
-			continue
-		}
-		tokens = append(tokens, b.publish(b.topics.Result(r.name), false, payload))
+		tokens = append(tokens, b.publish(b.topics.Result(r.name), false, r.result.Encode()))
 	}
 	for _, t := range tokens {
 		select {

@@ -402,7 +402,7 @@ func (d *Dispatcher) finish(j *Job, r Result, log zerolog.Logger) {
 
 // conclude records and reports the outcome of entry seq.
 func (d *Dispatcher) conclude(seq uint64, recipient string, r Result, log zerolog.Logger) {
-	payload := r.encode()
+	payload := r.Encode()
 	if err := d.store.Record(seq, payload); err != nil {
 		log.Error().Err(err).Uint64("seq", seq).
 			Msg("cannot record the outcome in the outbox; its message may be sent again after a restart")

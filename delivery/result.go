@@ -34,8 +34,8 @@ type Result struct {
 	Error *ErrorInfo `json:"error,omitempty"`
 }
 
-// encode returns r as published on a result topic (SPEC §4).
-func (r Result) encode() []byte {
+// Encode returns r as published on a result topic (SPEC §4).
+func (r Result) Encode() []byte {
 	b, err := json.Marshal(r)
 	if err != nil { // strings, numbers and a struct of them always marshal
 		panic("delivery: cannot encode a result: " + err.Error())

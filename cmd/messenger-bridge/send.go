@@ -106,8 +106,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			status = exitFailure
 			continue
 		}
-		line, _ := json.Marshal(r) // a Result always marshals
-		fmt.Fprintf(stdout, "%s %s\n", p.Name, line)
+		fmt.Fprintf(stdout, "%s %s\n", p.Name, r.Encode())
 		if r.Status != delivery.Sent {
 			status = exitFailure
 			if r.Error != nil && r.Error.Hint != "" {
