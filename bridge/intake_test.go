@@ -27,9 +27,7 @@ func TestBadPayloadToOverlappingTargetsReportsOncePerPerson(t *testing.T) {
 // A message the broker sends again, because its acknowledgement was lost,
 // reports the unknown target it names once, as it sends the message once.
 func TestRedeliveryReportsAnUnknownTargetOnce(t *testing.T) {
-	broker := mqtttest.Start(t)
-	proxy := broker.Proxy(t)
-	h := prepareHarness(t, broker, map[string]string{"MQTT_URL": proxy.URL})
+	h, proxy := prepareProxied(t, nil)
 	h.start()
 
 	proxy.DropAcks()
@@ -41,9 +39,7 @@ func TestRedeliveryReportsAnUnknownTargetOnce(t *testing.T) {
 		t.Fatalf("zed: %+v, want dup-1 failed as unknown", r)
 	}
 	proxy.Cut() // the acknowledgement is lost: the broker sends dup-1 again
-	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
-		t.Fatal("the broker did not send the message again")
-	}
+	h.awaitRedelivery()
 	// The bridge refuses in arrival order, so once the marker is refused the
 	// redelivery was handled. (Counted in the log: the result the bridge
 	// published may itself reach a subscriber twice, as QoS 1 allows, when
@@ -110,18 +106,14 @@ func TestEmptyMessageIsRefused(t *testing.T) {
 // it is sent once, as Home Assistant's notify entity, which sends no id,
 // needs.
 func TestRedeliveryWithoutID(t *testing.T) {
-	broker := mqtttest.Start(t)
-	proxy := broker.Proxy(t)
-	h := prepareHarness(t, broker, map[string]string{"MQTT_URL": proxy.URL})
+	h, proxy := prepareProxied(t, nil)
 	h.start()
 
 	proxy.DropAcks()
 	h.client.Publish("messenger/notify/alice", "Smoke in the kitchen")
 	h.request()
 	proxy.Cut() // the acknowledgement is lost: the broker sends it again
-	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
-		t.Fatal("the broker did not send the message again")
-	}
+	h.awaitRedelivery()
 	// The same text again is a new message: sent too. (Results are not
 	// counted: the one published as the cut came may reach a subscriber
 	// twice, as QoS 1 allows.)
@@ -134,5 +126,26 @@ func TestRedeliveryWithoutID(t *testing.T) {
 	}
 	if n := len(h.graph.Requests()); n != 3 {
 		t.Errorf("Graph got %d messages, want 3: the first once, the second, the marker", n)
+	}
+}
+
+// prepareProxied is prepareHarness on a fresh broker, with the bridge
+// connected through a proxy that can lose its acknowledgements and cut or
+// refuse its connection.
+func prepareProxied(t *testing.T, env map[string]string) (*harness, *mqtttest.Proxy) {
+	t.Helper()
+	broker := mqtttest.Start(t)
+	proxy := broker.Proxy(t)
+	h := prepareHarness(t, broker, env)
+	h.env["MQTT_URL"] = proxy.URL
+	return h, proxy
+}
+
+// awaitRedelivery waits until the bridge recognised a message the broker
+// sent again as one it had stored.
+func (h *harness) awaitRedelivery() {
+	h.t.Helper()
+	if _, ok := h.logs.Wait(mqtttest.Wait, func(l string) bool { return strings.Contains(l, "broker redelivery of a stored message ignored") }); !ok {
+		h.t.Fatal("the broker did not send the message again")
 	}
 }

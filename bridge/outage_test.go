@@ -119,9 +119,7 @@ func TestLatencyFromArrival(t *testing.T) {
 // recorded meanwhile, and published once each when the broker is back.
 func TestBrokerAwayDeliveryGoesOn(t *testing.T) {
 	const n = 20
-	broker := mqtttest.Start(t)
-	proxy := broker.Proxy(t)
-	h := prepareHarness(t, broker, map[string]string{"MQTT_URL": proxy.URL})
+	h, proxy := prepareProxied(t, nil)
 	c := clocktest.New(time.Now())
 	h.clock = c
 	h.graph.FailNext(1, graphtest.Unavailable) // every queue pauses, and the probe waits for the clock
