@@ -145,6 +145,20 @@ func (o *Outbox) Add(now time.Time, items []Item) ([]Outcome, error) {
 	return outcomes, nil
 }
 
+// key returns the stored key of it's ID, or without one of its Delivery,
+// nil for neither; repeats says whether the same key accepted within
+// IdempotencyWindow makes it a Duplicate (always for an ID, for a Delivery
+// only when Redelivered).
+func (it Item) key() (key []byte, repeats bool) {
+	switch {
+	case it.ID != "":
+		return idKey(it.ID), true
+	case it.Delivery != "":
+		return idKey("\x00delivery\x00" + it.Delivery), it.Redelivered // apart from the keys of IDs by its prefix
+	}
+	return nil, false
+}
+
 // adder stores items within one write transaction.
 type adder struct {
 	entries, messages, ids, idTimes *bolt.Bucket
@@ -155,22 +169,12 @@ type adder struct {
 }
 
 func (a *adder) add(it Item) (Outcome, error) {
-	var key, oldIndex []byte
-	if it.ID == "" && it.Delivery != "" {
-		key = idKey("\x00delivery\x00" + it.Delivery) // apart from the keys of IDs by its prefix
+	var oldIndex []byte
+	key, repeats := it.key()
+	if key != nil {
 		if v := a.ids.Get(key); v != nil {
 			at := decodeTime(v)
-			if it.Redelivered && a.now.Sub(at) < IdempotencyWindow {
-				return Outcome{Status: Duplicate}, nil
-			}
-			oldIndex = idTimeKey(at, key)
-		}
-	}
-	if it.ID != "" {
-		key = idKey(it.ID)
-		if v := a.ids.Get(key); v != nil {
-			at := decodeTime(v)
-			if a.now.Sub(at) < IdempotencyWindow {
+			if repeats && a.now.Sub(at) < IdempotencyWindow {
 				return Outcome{Status: Duplicate}, nil
 			}
 			oldIndex = idTimeKey(at, key)
