@@ -79,7 +79,7 @@ func readJournal(path string) (journalRecords, error) {
 		for b = b[len(journalMagic):]; len(b) >= recordHeader && b[0] != 0; {
 			kind, seq, n := b[0], binary.BigEndian.Uint64(b[1:9]), binary.BigEndian.Uint32(b[9:13])
 			if n > maxOutcome || int(n) > len(b)-recordHeader ||
-				crc32.ChecksumIEEE(recordBody(b[:13], b[recordHeader:recordHeader+int(n)])) != binary.BigEndian.Uint32(b[13:17]) {
+				recordSum(b[:13], b[recordHeader:recordHeader+int(n)]) != binary.BigEndian.Uint32(b[13:17]) {
 				break // torn by a crash
 			}
 			switch kind {
@@ -99,9 +99,10 @@ func readJournal(path string) (journalRecords, error) {
 	return recs, nil
 }
 
-// recordBody is what a record's CRC covers: kind, Seq, length and payload.
-func recordBody(head, payload []byte) []byte {
-	return append(slices.Clip(head), payload...)
+// recordSum is a record's CRC: of its kind, Seq and length (head), then
+// its payload.
+func recordSum(head, payload []byte) uint32 {
+	return crc32.Update(crc32.ChecksumIEEE(head), crc32.IEEETable, payload)
 }
 
 // journal is the open journal of a running outbox; Outbox.doneMu guards it.
@@ -224,7 +225,7 @@ func appendRecord(buf []byte, kind byte, seq uint64, payload []byte) []byte {
 	buf = binary.BigEndian.AppendUint64(buf, seq)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
 	head := buf[start:]
-	sum := crc32.ChecksumIEEE(recordBody(head, payload))
+	sum := recordSum(head, payload)
 	buf = binary.BigEndian.AppendUint32(buf, sum)
 	return append(buf, payload...)
 }
