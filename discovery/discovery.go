@@ -206,6 +206,24 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 		PayloadAvailable:    topics.Online,
 		PayloadNotAvailable: topics.Offline,
 	}
+	// problem is a diagnostic problem sensor of the bridge's own, on while
+	// topic says ON.
+	problem := func(key, name, object, topic string) component {
+		return component{
+			Platform:        platformBinarySensor,
+			Name:            name,
+			UniqueID:        id + "_" + key,
+			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_" + object,
+			EntityCategory:  "diagnostic",
+			DeviceClass:     "problem",
+			StateTopic:      topic,
+			PayloadOn:       topics.On,
+			PayloadOff:      topics.Off,
+			availability:    avail,
+		}
+	}
+	token := problem(idTokenProblem, "Page token", "page_token", tree.TokenProblem())
+	token.JSONAttributesTopic = tree.Token()
 	cmps := map[string]component{
 		// No availability: it must show "disconnected" while the bridge is
 		// offline rather than become unavailable itself.
@@ -220,19 +238,7 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			PayloadOn:       topics.Online,
 			PayloadOff:      topics.Offline,
 		},
-		idTokenProblem: {
-			Platform:            platformBinarySensor,
-			Name:                "Page token",
-			UniqueID:            id + "_" + idTokenProblem,
-			DefaultEntityID:     platformBinarySensor + "." + entityIDPrefix + "_page_token",
-			EntityCategory:      "diagnostic",
-			DeviceClass:         "problem",
-			StateTopic:          tree.TokenProblem(),
-			JSONAttributesTopic: tree.Token(),
-			PayloadOn:           topics.On,
-			PayloadOff:          topics.Off,
-			availability:        avail,
-		},
+		idTokenProblem: token,
 		idTokenExpiry: {
 			Platform:        platformSensor,
 			Name:            "Page token expiry",
@@ -243,30 +249,8 @@ func build(d Device, entities []Entity) (map[string]component, error) {
 			StateTopic:      tree.TokenExpires(),
 			availability:    avail,
 		},
-		idPageRestricted: {
-			Platform:        platformBinarySensor,
-			Name:            "Page restricted",
-			UniqueID:        id + "_" + idPageRestricted,
-			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_page_restricted",
-			EntityCategory:  "diagnostic",
-			DeviceClass:     "problem",
-			StateTopic:      tree.Restricted(),
-			PayloadOn:       topics.On,
-			PayloadOff:      topics.Off,
-			availability:    avail,
-		},
-		idOutboxDamaged: {
-			Platform:        platformBinarySensor,
-			Name:            "Outbox damaged",
-			UniqueID:        id + "_" + idOutboxDamaged,
-			DefaultEntityID: platformBinarySensor + "." + entityIDPrefix + "_outbox_damaged",
-			EntityCategory:  "diagnostic",
-			DeviceClass:     "problem",
-			StateTopic:      tree.OutboxDamaged(),
-			PayloadOn:       topics.On,
-			PayloadOff:      topics.Off,
-			availability:    avail,
-		},
+		idPageRestricted: problem(idPageRestricted, "Page restricted", "page_restricted", tree.Restricted()),
+		idOutboxDamaged:  problem(idOutboxDamaged, "Outbox damaged", "outbox_damaged", tree.OutboxDamaged()),
 	}
 	for _, e := range entities {
 		if !household.ValidName(e.Name) {
