@@ -194,11 +194,8 @@ func (a *adder) add(it Item) (Outcome, error) {
 	records := make([][]byte, len(it.To))
 	out.Bytes = int64(len(msg))
 	for i, to := range it.To {
-		v, err := json.Marshal(record{Batch: batch, Recipient: to.Name, PSID: to.PSID,
-			Accepted: a.now, Msg: batch, Size: int64(len(msg))})
-		if err != nil {
-			return Outcome{}, fmt.Errorf("encode entry for %s: %w", to.Name, err)
-		}
+		v := record{Batch: batch, Recipient: to.Name, PSID: to.PSID,
+			Accepted: a.now, Msg: batch, Size: int64(len(msg))}.appendTo(nil)
 		records[i] = v
 		out.Bytes += int64(len(v))
 	}

@@ -167,8 +167,8 @@ func TestMigrateFromV1(t *testing.T) {
 	defer db.Close()
 	db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket([]byte("meta"))
-		if meta == nil || binary.BigEndian.Uint64(meta.Get([]byte("format"))) != 3 {
-			t.Errorf("after the upgrade the meta bucket is %v, want format 3", meta)
+		if meta == nil || binary.BigEndian.Uint64(meta.Get([]byte("format"))) != 4 {
+			t.Errorf("after the upgrade the meta bucket is %v, want format 4", meta)
 		}
 		if n := tx.Bucket([]byte("messages")).Stats().KeyN; n != 5 {
 			t.Errorf("%d messages stored, want one per batch: 5", n)
@@ -211,4 +211,86 @@ func TestNewerFormat(t *testing.T) {
 	if m, _ := filepath.Glob(path + ".damaged-*"); len(m) > 0 {
 		t.Errorf("a newer file was moved aside as damaged: %v", m)
 	}
+}
+
+// v3Record is an entry record as formats 2 and 3 wrote it, in JSON.
+type v3Record struct {
+	Batch     uint64    `json:"batch"`
+	Recipient string    `json:"recipient"`
+	PSID      string    `json:"psid"`
+	Accepted  time.Time `json:"accepted"`
+	Msg       uint64    `json:"msg"`
+	Size      int64     `json:"size"`
+}
+
+// TestFormat3RecordsAreRead opens a file of format 3, whose entry records
+// are JSON: they are pending, load and are done as the binary ones of
+// format 4, and the file is format 4 afterwards.
+func TestFormat3RecordsAreRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o := open(t, path, 10)
+	add(t, o, t0, item("", "hello", "alice", "bob"), item("", "later", "carol"))
+	want, err := o.Pending()
+	if err != nil || len(want) != 3 {
+		t.Fatalf("Pending() = %v, %v; want 3 entries", want, err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the file as format 3 left it.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("entries"))
+		for _, r := range want {
+			v, err := json.Marshal(v3Record{Batch: r.Batch, Recipient: r.Recipient, PSID: r.PSID, Accepted: r.Accepted, Msg: r.Batch, Size: r.Size})
+			if err != nil {
+				return err
+			}
+			if err := b.Put(seqKey(r.Seq), v); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 3))
+	})
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+
+	o = open(t, path, 10)
+	got, err := o.Pending()
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("format 3 file: Pending() = %v, %v; want %v", got, err, want)
+	}
+	e, err := o.Load(got[0])
+	if err != nil || e.Message.Text != "hello" || e.Recipient != "alice" {
+		t.Fatalf("Load of a JSON record = %+v, %v; want alice's hello", e, err)
+	}
+	before := o.Bytes()
+	if err := o.Done(got[0].Seq, got[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if o.Bytes() >= before-int64(len("hello")) {
+		t.Errorf("Bytes() = %d after both entries of a message were done, was %d: the message was not freed", o.Bytes(), before)
+	}
+	o = reopen(t, o, path, 10)
+	if got, err := o.Pending(); err != nil || !reflect.DeepEqual(got, want[2:]) {
+		t.Errorf("after restart Pending() = %v, %v; want %v", got, err, want[2:])
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("meta")).Get([]byte("format")); binary.BigEndian.Uint64(v) != 4 {
+			t.Errorf("format %d after opening, want 4", binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
 }

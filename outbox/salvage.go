@@ -222,8 +222,8 @@ func readChunk(tx *bolt.Tx, from uint64, done map[uint64]bool, d *Damage, chunk 
 		if done[seq] {
 			continue
 		}
-		var r anyRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+		r, err := decodeAnyRecord(v)
+		if err != nil {
 			d.Lost++
 			continue
 		}
@@ -274,11 +274,7 @@ func storeSalvaged(dst *bolt.DB, chunk []salvaged) error {
 			}
 			r := s.rec
 			r.Msg, r.Size = key, int64(len(s.msg))
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := entries.Put(seqKey(s.seq), v); err != nil {
+			if err := entries.Put(seqKey(s.seq), r.appendTo(nil)); err != nil {
 				return err
 			}
 			if s.seq > entries.Sequence() {

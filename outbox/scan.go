@@ -37,9 +37,16 @@ const (
 	maxScanKey     = 64 // longer keys are none of ours
 )
 
-// recordPrefix starts every entry, of either format: JSON of record and
-// v1Record, whose first field is the batch. A message never starts so.
+// recordPrefix starts every JSON entry record, of record and v1Record,
+// whose first field is the batch; a binary one starts with binaryRecord. A
+// message, JSON, never starts so.
 var recordPrefix = []byte(`{"batch":`)
+
+// isRecord reports whether a value that starts with head, up to
+// len(recordPrefix) bytes of it, is an entry record rather than a message.
+func isRecord(head []byte) bool {
+	return len(head) > 0 && head[0] == binaryRecord || bytes.Equal(head, recordPrefix)
+}
 
 // span is where a value lies in the file.
 type span struct{ off, n int64 }
@@ -151,7 +158,7 @@ func scanReadable(path string, dst *bolt.DB, done map[uint64]bool, d *Damage) er
 			if _, err := f.ReadAt(head, v.off); err != nil {
 				return
 			}
-			if bytes.Equal(head, recordPrefix) {
+			if isRecord(head) {
 				entries[seq] = append(entries[seq], v)
 			} else {
 				messages[seq] = append(messages[seq], v)
@@ -221,8 +228,11 @@ func scanReadable(path string, dst *bolt.DB, done map[uint64]bool, d *Damage) er
 func scannedEntry(f io.ReaderAt, seq uint64, copies []span, messages map[uint64][]span) (salvaged, bool) {
 	for _, c := range copies {
 		v := readAt(f, c)
-		var r anyRecord
-		if v == nil || json.Unmarshal(v, &r) != nil || r.Recipient == "" {
+		if v == nil {
+			continue
+		}
+		r, err := decodeAnyRecord(v)
+		if err != nil || r.Recipient == "" {
 			continue
 		}
 		candidates := [][]byte{r.Message}
