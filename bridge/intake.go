@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/messenger-bridge/messenger-bridge/config"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
@@ -226,7 +223,8 @@ func (b *Bridge) accept(in inbound) (outbox.Item, []rejection) {
 		// its packet identifier and the DUP flag (MQTT 3.1.1 section
 		// 4.4), as after the bridge was killed between storing a batch and
 		// acknowledging it: the outbox knows it by these.
-		item.Delivery = deliveryKey(in.msg)
+		item.Delivery = in.msg.Topic() + "\x00" + string(in.msg.Payload())
+		item.Packet = in.msg.MessageID()
 		item.Redelivered = in.msg.Duplicate()
 	}
 	var rejected []rejection
@@ -283,10 +281,4 @@ func (b *Bridge) rejectAll(name, id string, err error) []rejection {
 
 func (b *Bridge) unknownName(name string) error {
 	return fmt.Errorf("unknown recipient %q: configured names are %s (RECIPIENTS, GROUPS)", name, strings.Join(b.cfg.Household.Names(), ", "))
-}
-
-// deliveryKey names an MQTT message by what a redelivery of it repeats:
-// its topic, packet identifier and payload.
-func deliveryKey(m mqtt.Message) string {
-	return m.Topic() + "\x00" + strconv.Itoa(int(m.MessageID())) + "\x00" + string(m.Payload())
 }

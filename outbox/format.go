@@ -31,7 +31,10 @@ import (
 // of JSON, which took a tenth of the bridge's CPU to decode: every record
 // is read when its entry is loaded and again when it is done. Records
 // written by version 2 or 3 stay JSON until their entries are done; both
-// forms are read.
+// forms are read. Its keys of deliveries in "ids" are led by the packet
+// identifier (deliveryIDKey); a key of an earlier version is not found
+// again, so a message caught by a kill just before the upgrade, which the
+// broker sends again after it, is stored and sent again.
 //
 // Every version keeps "ids" (idKey → accepted time) and "id_times"
 // (accepted time + idKey → empty).

@@ -85,13 +85,15 @@ func manyItems(n int) []outbox.Item {
 func TestRedelivery(t *testing.T) {
 	o := open(t, filepath.Join(t.TempDir(), "outbox.db"), 100)
 	first := item("", "x", "alice")
-	first.Delivery = "messenger/notify/alice 7 x"
+	first.Delivery, first.Packet = "messenger/notify/alice x", 7
 	again := first
 	again.Redelivered = true
 	other := again
-	other.Delivery = "messenger/notify/alice 8 x"
-	out := add(t, o, t0, first, again, other, first, again)
-	want := []outbox.Status{outbox.Stored, outbox.Duplicate, outbox.Stored, outbox.Stored, outbox.Duplicate}
+	other.Packet = 8
+	elsewhere := again
+	elsewhere.Delivery = "messenger/notify/bob x"
+	out := add(t, o, t0, first, again, other, elsewhere, first, again)
+	want := []outbox.Status{outbox.Stored, outbox.Duplicate, outbox.Stored, outbox.Stored, outbox.Stored, outbox.Duplicate}
 	for i, w := range want {
 		if out[i].Status != w {
 			t.Errorf("item %d: %v, want %v", i, out[i].Status, w)
