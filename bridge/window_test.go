@@ -127,6 +127,8 @@ func TestTemplateNotApprovedFailsWithHint(t *testing.T) {
 	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplatePending,
 		Body: "Home alert: {{message}}. Reply here for details."})
 	h.graph.AddUserOutsideWindow(bobPSID)
+	bob := h.client.Subscribe("messenger/person/bob")
+	nextPerson(t, bob, true)
 	h.client.Publish("messenger/notify/bob", "Door open")
 	r := h.result("bob")
 	if r.Status != delivery.Failed || r.Error.Code != 100 || r.Error.Retryable || r.Attempts != 1 {
@@ -135,6 +137,18 @@ func TestTemplateNotApprovedFailsWithHint(t *testing.T) {
 	if !strings.Contains(r.Error.Message, "Template cannot be found") || !strings.Contains(r.Error.Hint, "messenger-bridge template check") {
 		t.Errorf("error = %+v, want Graph's answer and a hint to check the template", r.Error)
 	}
+	// Neither the window nor the template reaches bob: an automation may
+	// fall back to another notifier.
+	nextPerson(t, bob, false)
+
+	// Once Meta approves the template, it reaches bob again.
+	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
+		Body: "Home alert: {{message}}. Reply here for details."})
+	h.client.Publish("messenger/notify/bob", "Door still open")
+	if r := h.result("bob"); r.Status != delivery.Sent || r.Via != delivery.ViaTemplate {
+		t.Fatalf("after the approval: %+v (error %+v), want sent via the template", r, r.Error)
+	}
+	nextPerson(t, bob, true)
 }
 
 func TestRestrictedPageHoldsEveryone(t *testing.T) {
