@@ -2,12 +2,15 @@ package bridge_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 )
 
@@ -172,4 +175,37 @@ func TestRestrictedPageHoldsEveryone(t *testing.T) {
 		}
 	}
 	mqtttest.Until(t, restricted, func(m mqtttest.Message) bool { return string(m.Payload) == "OFF" })
+}
+
+// A text longer than a template's parameter may hold goes through the
+// template in order, in parts that each fit.
+func TestLongTextGoesThroughTemplateInParts(t *testing.T) {
+	h := newHarness(t, map[string]string{"FB_UTILITY_TEMPLATE": "home_alert"})
+	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
+		Body: "Home alert: {{message}}. Reply here for details."})
+	h.graph.AddUserOutsideWindow(bobPSID)
+	words := make([]string, 500)
+	for i := range words {
+		words[i] = fmt.Sprintf("w%03d", i)
+	}
+	text := strings.Join(words, " ") // 2,499 characters
+	h.client.Publish("messenger/notify/bob", text)
+	r := h.result("bob")
+	if r.Status != delivery.Sent || r.Via != delivery.ViaTemplate || len(r.MessageIDs) != 3 {
+		t.Fatalf("result = %+v (error %+v), want sent via utility_template in 3 messages", r, r.Error)
+	}
+	var got []string
+	for _, req := range h.graph.Requests() {
+		if req.Template == nil {
+			continue
+		}
+		p := req.Template.Params["message"]
+		if n := utf8.RuneCountInString(p); n > message.MaxTemplateText {
+			t.Errorf("a template parameter holds %d characters, want at most %d", n, message.MaxTemplateText)
+		}
+		got = append(got, p)
+	}
+	if strings.Join(got, " ") != text {
+		t.Errorf("the template parts, joined, are not the text in order:\n%q", got)
+	}
 }
