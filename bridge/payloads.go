@@ -56,7 +56,7 @@ func (s *status) publishPerson(name string) {
 	st := personState{
 		WindowUntil:  utcOrNil(who.WindowUntil()),
 		LastReceived: utcOrNil(who.LastReceived),
-		Reachable:    s.templated || !who.Closed(s.reach.Now()),
+		Reachable:    who.Reachable(s.reach.Now(), s.templated),
 	}
 	payload, _ := json.Marshal(st) // times and a bool always marshal
 	s.b.publish(s.b.topics.Person(name), true, payload)

@@ -54,7 +54,7 @@ var publishOrder = []string{keyState, keyInfo, keyDiscovery, keyToken, keyRestri
 type status struct {
 	b         *Bridge
 	reach     *reach.Tracker
-	templated bool            // a utility template reaches people whose window is closed
+	templated bool            // a utility template is configured for people whose window is closed
 	known     map[string]bool // the recipients' names
 
 	mu      sync.Mutex

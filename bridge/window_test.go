@@ -2,12 +2,15 @@ package bridge_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/messenger-bridge/messenger-bridge/delivery"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/message"
 	"github.com/messenger-bridge/messenger-bridge/mqtttest"
 )
 
@@ -127,6 +130,8 @@ func TestTemplateNotApprovedFailsWithHint(t *testing.T) {
 	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplatePending,
 		Body: "Home alert: {{message}}. Reply here for details."})
 	h.graph.AddUserOutsideWindow(bobPSID)
+	bob := h.client.Subscribe("messenger/person/bob")
+	nextPerson(t, bob, true)
 	h.client.Publish("messenger/notify/bob", "Door open")
 	r := h.result("bob")
 	if r.Status != delivery.Failed || r.Error.Code != 100 || r.Error.Retryable || r.Attempts != 1 {
@@ -135,6 +140,18 @@ func TestTemplateNotApprovedFailsWithHint(t *testing.T) {
 	if !strings.Contains(r.Error.Message, "Template cannot be found") || !strings.Contains(r.Error.Hint, "messenger-bridge template check") {
 		t.Errorf("error = %+v, want Graph's answer and a hint to check the template", r.Error)
 	}
+	// Neither the window nor the template reaches bob: an automation may
+	// fall back to another notifier.
+	nextPerson(t, bob, false)
+
+	// Once Meta approves the template, it reaches bob again.
+	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
+		Body: "Home alert: {{message}}. Reply here for details."})
+	h.client.Publish("messenger/notify/bob", "Door still open")
+	if r := h.result("bob"); r.Status != delivery.Sent || r.Via != delivery.ViaTemplate {
+		t.Fatalf("after the approval: %+v (error %+v), want sent via the template", r, r.Error)
+	}
+	nextPerson(t, bob, true)
 }
 
 func TestRestrictedPageHoldsEveryone(t *testing.T) {
@@ -158,4 +175,37 @@ func TestRestrictedPageHoldsEveryone(t *testing.T) {
 		}
 	}
 	mqtttest.Until(t, restricted, func(m mqtttest.Message) bool { return string(m.Payload) == "OFF" })
+}
+
+// A text longer than a template's parameter may hold goes through the
+// template in order, in parts that each fit.
+func TestLongTextGoesThroughTemplateInParts(t *testing.T) {
+	h := newHarness(t, map[string]string{"FB_UTILITY_TEMPLATE": "home_alert"})
+	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
+		Body: "Home alert: {{message}}. Reply here for details."})
+	h.graph.AddUserOutsideWindow(bobPSID)
+	words := make([]string, 500)
+	for i := range words {
+		words[i] = fmt.Sprintf("w%03d", i)
+	}
+	text := strings.Join(words, " ") // 2,499 characters
+	h.client.Publish("messenger/notify/bob", text)
+	r := h.result("bob")
+	if r.Status != delivery.Sent || r.Via != delivery.ViaTemplate || len(r.MessageIDs) != 3 {
+		t.Fatalf("result = %+v (error %+v), want sent via utility_template in 3 messages", r, r.Error)
+	}
+	var got []string
+	for _, req := range h.graph.Requests() {
+		if req.Template == nil {
+			continue
+		}
+		p := req.Template.Params["message"]
+		if n := utf8.RuneCountInString(p); n > message.MaxTemplateText {
+			t.Errorf("a template parameter holds %d characters, want at most %d", n, message.MaxTemplateText)
+		}
+		got = append(got, p)
+	}
+	if strings.Join(got, " ") != text {
+		t.Errorf("the template parts, joined, are not the text in order:\n%q", got)
+	}
 }

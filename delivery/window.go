@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -108,9 +109,13 @@ func (m *Messenger) sendTemplate(ctx context.Context, j *Job) (retry bool, err e
 		}
 		id, err := m.graph.SendTemplate(ctx, j.PSID, *m.template, j.templateParts[i], notify)
 		m.watchPage(err)
+		if ge, ok := errors.AsType[*graph.Error](err); ok && !ge.Retryable() {
+			m.reach.TemplateRefused(j.Recipient) // the template cannot reach them: not "reachable"
+		}
 		if err != nil {
 			return retryable(ctx, err), fmt.Errorf("utility template %s (%s): %w", m.template.Name, m.template.Language, err)
 		}
+		m.reach.TemplateSent(j.Recipient)
 		j.MessageIDs = append(j.MessageIDs, id)
 	}
 	return false, nil

@@ -32,6 +32,11 @@ type Person struct {
 	// outside the window; zero when it has not since the window was last
 	// seen open.
 	Refused time.Time
+	// TemplateRefused is when Graph last refused the utility template to
+	// the person for a reason no retry cures (not approved, a permission
+	// missing, the person unavailable); zero when the template has reached
+	// them since.
+	TemplateRefused time.Time
 }
 
 // WindowUntil returns when the window closes, or zero when that is not
@@ -51,6 +56,13 @@ func (p Person) Closed(now time.Time) bool {
 		return true
 	}
 	return !p.Refused.IsZero()
+}
+
+// Reachable reports whether the page can message the person at now: the
+// window is not known to be closed, or templated (a utility template is
+// configured) and Graph has not refused the template to them.
+func (p Person) Reachable(now time.Time, templated bool) bool {
+	return !p.Closed(now) || templated && p.TemplateRefused.IsZero()
 }
 
 // Tracker records what delivery learns of every person's window and of the
@@ -132,6 +144,25 @@ func (t *Tracker) Delivered(name string) {
 	t.change(name, func(p *Person) bool {
 		changed := !p.Refused.IsZero()
 		p.Refused = time.Time{}
+		return changed
+	})
+}
+
+// TemplateRefused records that Graph refused the utility template to name
+// for a reason no retry cures.
+func (t *Tracker) TemplateRefused(name string) {
+	t.change(name, func(p *Person) bool {
+		changed := p.TemplateRefused.IsZero()
+		p.TemplateRefused = t.now()
+		return changed
+	})
+}
+
+// TemplateSent records that the utility template reached name.
+func (t *Tracker) TemplateSent(name string) {
+	t.change(name, func(p *Person) bool {
+		changed := !p.TemplateRefused.IsZero()
+		p.TemplateRefused = time.Time{}
 		return changed
 	})
 }

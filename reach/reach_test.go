@@ -76,3 +76,26 @@ func TestPage(t *testing.T) {
 		t.Fatalf("page %+v after a success, observers told %q", tr.Page(), told)
 	}
 }
+
+func TestReachable(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}
+	tr := New(c.now)
+	var changes int
+	tr.Observe(func(string) { changes++ })
+	tr.Refused("bob")
+	if p := tr.Person("bob"); p.Reachable(c.t, false) || !p.Reachable(c.t, true) {
+		t.Fatalf("closed window: %+v, want reachable only with a template", p)
+	}
+	tr.TemplateRefused("bob")
+	tr.TemplateRefused("bob") // no change, no observer call
+	if p := tr.Person("bob"); p.Reachable(c.t, true) {
+		t.Fatalf("template refused: %+v, want unreachable", p)
+	}
+	tr.TemplateSent("bob")
+	if p := tr.Person("bob"); !p.Reachable(c.t, true) {
+		t.Fatalf("template sent: %+v, want reachable", p)
+	}
+	if changes != 3 {
+		t.Errorf("observers were told %d times, want 3", changes)
+	}
+}
