@@ -91,16 +91,18 @@ func (c *Config) checkGraph() error {
 func (c *Config) checkTag() error {
 	c.MessageTag = strings.ToUpper(strings.TrimSpace(c.MessageTag))
 	switch {
+	case slices.Contains(graph.RetiredTags, c.MessageTag):
+		// Refused whatever FB_MESSAGING_TYPE says (SPEC §1): whoever set it
+		// meant messages to go with it, and none would.
+		return &Error{Var: "FB_MESSAGE_TAG", Problem: fmt.Sprintf(
+			"Meta refuses the tag %s since %s (error 100/1893061), even inside the 24-hour window: unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE, and set FB_UTILITY_TEMPLATE to reach people whose window is closed (messenger-bridge template create)",
+			c.MessageTag, graph.TagsRetiredOn)}
 	case c.MessagingType != graph.MessagingTag && c.MessageTag != "":
 		c.Warnings = append(c.Warnings, fmt.Sprintf("FB_MESSAGE_TAG=%s is ignored: it is sent only with FB_MESSAGING_TYPE=MESSAGE_TAG", c.MessageTag))
 		c.MessageTag = ""
 	case c.MessagingType != graph.MessagingTag:
 	case c.MessageTag == "":
 		return &Error{Var: "FB_MESSAGE_TAG", Problem: "required when FB_MESSAGING_TYPE is MESSAGE_TAG; but alerts need no tag: set FB_MESSAGING_TYPE=UPDATE"}
-	case slices.Contains(graph.RetiredTags, c.MessageTag):
-		return &Error{Var: "FB_MESSAGE_TAG", Problem: fmt.Sprintf(
-			"Meta refuses the tag %s since %s (error 100/1893061), even inside the 24-hour window: unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE, and set FB_UTILITY_TEMPLATE to reach people whose window is closed (messenger-bridge template create)",
-			c.MessageTag, graph.TagsRetiredOn)}
 	case c.MessageTag == graph.TagHumanAgent:
 		c.Warnings = append(c.Warnings, "FB_MESSAGE_TAG=HUMAN_AGENT needs the Human Agent permission (App Review) and is meant for messages a person writes, up to 7 days after the person wrote; for alerts set FB_MESSAGING_TYPE=UPDATE and FB_UTILITY_TEMPLATE")
 	}

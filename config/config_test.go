@@ -238,6 +238,7 @@ func TestLoadInvalid(t *testing.T) {
 			"Meta refuses the tag ACCOUNT_UPDATE since 2026-04-27 (error 100/1893061), even inside the 24-hour window: unset FB_MESSAGE_TAG and set FB_MESSAGING_TYPE=UPDATE"},
 		{"retired tag, lower case", base("FB_MESSAGING_TYPE", "message_tag", "FB_MESSAGE_TAG", "confirmed_event_update"), "FB_MESSAGE_TAG", "refuses the tag CONFIRMED_EVENT_UPDATE since 2026-04-27"},
 		{"retired tag, post purchase", base("FB_MESSAGING_TYPE", "MESSAGE_TAG", "FB_MESSAGE_TAG", "POST_PURCHASE_UPDATE"), "FB_MESSAGE_TAG", "refuses the tag POST_PURCHASE_UPDATE"},
+		{"retired tag with the default messaging type", base("FB_MESSAGE_TAG", "ACCOUNT_UPDATE"), "FB_MESSAGE_TAG", "refuses the tag ACCOUNT_UPDATE since 2026-04-27"},
 		{"receive mode", base("RECEIVE", "push"), "RECEIVE", `want poll, webhook or off, got "push"`},
 		{"poll too often", base("POLL_INTERVAL", "2s"), "POLL_INTERVAL", "at least 5s"},
 		{"keep-alive too late", base("WINDOW_KEEPALIVE", "25h"), "WINDOW_KEEPALIVE", "up to 23h0m0s"},
