@@ -47,8 +47,9 @@ type Config struct {
 	// UtilityTemplate is empty or the name of a utility template: lowercase
 	// letters, digits and underscores.
 	UtilityTemplate string `envconfig:"FB_UTILITY_TEMPLATE" desc:"Approved utility template for people whose 24-hour window is closed (messenger-bridge template create)"`
-	// UtilityTemplateLang is a language code such as en_US.
-	UtilityTemplateLang string `envconfig:"FB_UTILITY_TEMPLATE_LANG" default:"en_US" desc:"Language of FB_UTILITY_TEMPLATE"`
+	// UtilityTemplateLang is a language code such as en_US; default
+	// graph.DefaultTemplateLang.
+	UtilityTemplateLang string `envconfig:"FB_UTILITY_TEMPLATE_LANG" desc:"Language of FB_UTILITY_TEMPLATE"`
 
 	// Recipients and Groups are RECIPIENTS and GROUPS as given; Household
 	// is the household they make, checked as a whole.
@@ -127,6 +128,8 @@ var graphDefaults = map[string]string{
 	"FB_GRAPH_URL":      graph.DefaultBaseURL,
 	"FB_GRAPH_VERSION":  graph.DefaultVersion,
 	"FB_MESSAGING_TYPE": graph.DefaultMessagingType,
+	// The template command's --lang takes the same default.
+	"FB_UTILITY_TEMPLATE_LANG": graph.DefaultTemplateLang,
 }
 
 // Default returns the value Load gives variable when it is unset: the
@@ -151,9 +154,10 @@ func Default(variable string) string {
 // default tag as it finds it.
 func withGraphDefaults() Config {
 	return Config{
-		GraphURL:      graphDefaults["FB_GRAPH_URL"],
-		GraphVersion:  graphDefaults["FB_GRAPH_VERSION"],
-		MessagingType: graphDefaults["FB_MESSAGING_TYPE"],
+		GraphURL:            graphDefaults["FB_GRAPH_URL"],
+		GraphVersion:        graphDefaults["FB_GRAPH_VERSION"],
+		MessagingType:       graphDefaults["FB_MESSAGING_TYPE"],
+		UtilityTemplateLang: graphDefaults["FB_UTILITY_TEMPLATE_LANG"],
 	}
 }
 
