@@ -71,19 +71,7 @@ func killDuringBurst(t *testing.T, withID bool) {
 			g.AddUser(p.psid)
 		}
 	}
-	env := []string{
-		crashChildEnv + "=1",
-		"FB_PAGE_TOKEN=" + crashToken,
-		"RECIPIENTS=" + strings.Join(recipients, ","),
-		"MQTT_URL=" + broker.URL,
-		"MQTT_CLIENT_ID=crash-test-bridge",
-		"DATA_DIR=" + t.TempDir(),
-		"SEND_RATE=0",
-		"HTTP_ADDR=",
-		"HA_DISCOVERY=false",
-		"LOG_FORMAT=json",
-		"LOG_LEVEL=info",
-	}
+	env := childEnv(t, broker, recipients)
 	client := broker.Connect(t)
 	states := client.Subscribe("messenger/bridge/state")
 	results := client.Subscribe("messenger/result/#")
@@ -144,6 +132,25 @@ func killDuringBurst(t *testing.T, withID bool) {
 	}
 	t.Logf("repeated ids refused after the restart: %d", strings.Count(second.logs.String(), `"duplicate: `))
 	checkResults(t, client, results, total, withID)
+}
+
+// childEnv is the environment of a bridge run by startBridge for
+// recipients ("name:psid") through broker, on a DATA_DIR of its own, with
+// JSON logs and no pacing, health server or discovery.
+func childEnv(t *testing.T, broker *mqtttest.Broker, recipients []string) []string {
+	return []string{
+		crashChildEnv + "=1",
+		"FB_PAGE_TOKEN=" + crashToken,
+		"RECIPIENTS=" + strings.Join(recipients, ","),
+		"MQTT_URL=" + broker.URL,
+		"MQTT_CLIENT_ID=crash-test-bridge",
+		"DATA_DIR=" + t.TempDir(),
+		"SEND_RATE=0",
+		"HTTP_ADDR=",
+		"HA_DISCOVERY=false",
+		"LOG_FORMAT=json",
+		"LOG_LEVEL=info",
+	}
 }
 
 // checkResults reads the results published, up to a marker the test
