@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -133,6 +134,20 @@ func (w *worker) setAside(j *Job, aside bool) {
 	w.aside = append(w.aside, j)
 }
 
+// giveUp ends j, which would be set aside for later while waiting jobs
+// wait already: what went of it is reported sent, with a note saying why
+// the rest did not go; a job of which nothing went fails, retryable.
+func (d *Dispatcher) giveUp(j *Job, later *Deferred, waiting int, log zerolog.Logger) {
+	why := fmt.Sprintf("%d earlier messages to this person were waiting for their pictures already, the most that may (delivery.MaxWaitingPictures)", waiting)
+	if len(j.MessageIDs) > 0 {
+		j.Note = later.What + " was not sent: " + why
+		d.sent(j, log)
+		return
+	}
+	d.finish(j, Result{ID: j.Message.ID, Status: Failed, Attempts: j.Attempts,
+		Error: &ErrorInfo{Message: "attachment not sent: " + why + "; send it again later", Retryable: true}}, log)
+}
+
 // abandon ends the jobs set aside at shutdown. One that sent something is
 // reported sent, with a note saying what did not go: sending it again at
 // the next start would repeat what the person got. One that sent nothing
@@ -147,3 +162,12 @@ func (d *Dispatcher) abandon(w *worker, log zerolog.Logger) {
 	}
 	w.aside = nil
 }
+
+// MaxWaitingPictures is how many of one person's messages may wait at once,
+// set aside, for their attachment to be fetched. Each holds its whole
+// message (up to 256 KiB) for up to AttachmentRetry, so the limit bounds
+// what a person's offline camera can keep in memory. The attachment of a
+// message beyond it is given up at once: what went of the message is
+// reported sent, with a note saying why the attachment did not go, and a
+// message with nothing else fails, retryable.
+const MaxWaitingPictures = 8

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,5 +140,53 @@ func TestPictureOutlivesTTL(t *testing.T) {
 	}
 	if reqs := r.graph.Requests(); len(reqs) != 1 || reqs[0].Text != "Someone at the door" || r.graph.Uploads() != 0 {
 		t.Errorf("Graph got %+v and %d uploads, want the text only", reqs, r.graph.Uploads())
+	}
+}
+
+// TestAsideBounded queues one message with a picture more than may wait for
+// their pictures at once, then an alarm and a picture alone: the one over
+// the limit is sent at once with a note saying its picture was given up and
+// why, the alarm goes right after, the picture alone fails as retryable, and
+// the others are reported once their pictures' retries end.
+func TestAsideBounded(t *testing.T) {
+	c := clocktest.New(time.Now())
+	r, refused := refusedRig(t, c, delivery.Options{})
+	var msgs []message.Message
+	for _, id := range numbered("door", delivery.MaxWaitingPictures+1) {
+		msgs = append(msgs, message.Message{ID: id, Text: id, Attachment: &message.Attachment{URL: refused}})
+	}
+	over := msgs[len(msgs)-1].ID
+	r.addMessages(time.Now(), "alice", msgs...)
+	r.add(time.Now(), "alice", "alarm")
+	r.addMessages(time.Now(), "alice", message.Message{ID: "snap", Attachment: &message.Attachment{URL: refused}})
+	r.run()
+	// Nothing moves the clock: the pictures' retries cannot end before these.
+	res := r.next().result
+	if res.ID != over || res.Status != delivery.Sent || len(res.MessageIDs) != 1 {
+		t.Fatalf("first result %+v, want %s sent with its text's id", res, over)
+	}
+	for _, want := range []string{"front.jpg was not sent", "8 earlier messages", "waiting for their pictures"} {
+		if !strings.Contains(res.Note, want) {
+			t.Errorf("note %q, want it to say %q", res.Note, want)
+		}
+	}
+	if res := r.next().result; res.ID != "alarm" || res.Status != delivery.Sent {
+		t.Fatalf("second result %+v, want the alarm sent", res)
+	}
+	if res := r.next().result; res.ID != "snap" || res.Status != delivery.Failed || res.Error == nil || !res.Error.Retryable ||
+		!strings.Contains(res.Error.Message, "send it again later") {
+		t.Fatalf("third result %+v, want snap, a picture only, failed as retryable", res)
+	}
+	want := append(numbered("door", delivery.MaxWaitingPictures+1), "alarm")
+	if got := texts(r.graph.Requests(), people["alice"]); !slices.Equal(got, want) {
+		t.Fatalf("Graph got %v, want %v: every text in order, at once", got, want)
+	}
+
+	waitTimers(t, c, len(msgs)+1) // every side job waits to fetch again
+	c.Advance(delivery.AttachmentRetry)
+	for _, id := range want[:delivery.MaxWaitingPictures] {
+		if res := r.next().result; res.ID != id || res.Status != delivery.Sent || !strings.Contains(res.Note, "could not be fetched") {
+			t.Fatalf("result %+v, want %s sent with the note that its picture could not be fetched", res, id)
+		}
 	}
 }

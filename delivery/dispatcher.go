@@ -169,7 +169,8 @@ func (o Options) withDefaults() Options {
 // Dispatcher runs one worker per recipient. Entries for one recipient are
 // delivered strictly in the order they were enqueued: while one is retried,
 // the others wait. One whose attachment is slow to fetch is set aside, so
-// that the person's later messages go meanwhile. A failure that speaks for
+// that the person's later messages go meanwhile; MaxWaitingPictures bounds
+// how many may be. A failure that speaks for
 // Graph as a whole pauses every recipient until a probe gets through.
 type Dispatcher struct {
 	sender Sender
@@ -271,6 +272,11 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 			case finished:
 				w.done(aside)
 			case deferred:
+				if !aside && len(w.aside) >= MaxWaitingPictures {
+					d.giveUp(j, later, len(w.aside), log)
+					w.pop()
+					continue
+				}
 				log.Debug().Uint64("seq", j.Seq).Str("waiting_for", later.What).
 					Msg("message set aside until its attachment is fetched; later messages go meanwhile")
 				w.setAside(j, aside)
