@@ -92,6 +92,32 @@ func TestClearingARetainedCommandIsSilent(t *testing.T) {
 	}
 }
 
+// A command retained while the bridge is connected reaches it without the
+// retain flag (MQTT 3.1.1 section 3.3.1.3), so it is sent like any message,
+// and the clear that follows is an empty message, refused with a result, as
+// the README says; once cleared, the next start finds nothing.
+func TestRetainedWhileConnectedIsSent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.client.PublishRetained("messenger/notify/alice", "retained while connected")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("retained while connected: %+v, want sent, as MQTT cannot tell it from a command", r)
+	}
+	h.client.PublishRetained("messenger/notify/alice", "") // mosquitto_pub -r -n
+	if r := h.result("alice"); r.Status != delivery.Failed || r.Error == nil || !strings.Contains(r.Error.Message, "empty payload") {
+		t.Fatalf("the clear: %+v, want failed with empty payload", r)
+	}
+
+	h.stop()
+	h.start()
+	h.client.Publish("messenger/notify/alice", "marker")
+	if r := h.result("alice"); r.Status != delivery.Sent {
+		t.Fatalf("after a restart: %+v, want the marker sent and nothing retained", r)
+	}
+	if n := len(h.graph.Requests()); n != 2 {
+		t.Errorf("Graph got %d messages, want the retained one and the marker", n)
+	}
+}
+
 // Other empty messages are still refused with a result.
 func TestEmptyMessageIsRefused(t *testing.T) {
 	h := newHarness(t, nil)

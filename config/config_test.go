@@ -169,6 +169,11 @@ func TestLoadValid(t *testing.T) {
 		{"trailing slashes trimmed", base("FB_GRAPH_URL", "http://127.0.0.1:1234/", "HA_URL", "https://ha.example.com/ha//"), func(c *Config) {
 			c.GraphURL, c.HAURL = "http://127.0.0.1:1234", "https://ha.example.com/ha"
 		}},
+		{"urls lose surrounding white space", base(
+			"FB_GRAPH_URL", " http://127.0.0.1:1234\n", "HA_URL", "http://ha.local:8123/\r\n", "MQTT_URL", "\ttcp://broker\n",
+		), func(c *Config) {
+			c.GraphURL, c.HAURL, c.MQTTURL = "http://127.0.0.1:1234", "http://ha.local:8123", "tcp://broker:1883"
+		}},
 		{"media dirs cleaned", base("MEDIA_DIRS", " /media/snapshots/ , /srv//www/../img"), func(c *Config) {
 			c.MediaDirs = []string{"/media/snapshots", "/srv/img"}
 		}},
@@ -289,6 +294,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"discovery not bool", base("HA_DISCOVERY", "yes"), "HA_DISCOVERY", `want true or false, got "yes"`},
 		{"discovery prefix wildcard", base("HA_DISCOVERY_PREFIX", "home/#"), "HA_DISCOVERY_PREFIX", "wildcards"},
 		{"ha url no scheme", base("HA_URL", "homeassistant.local:8123"), "HA_URL", "http:// or https://"},
+		{"ha url line break inside", base("HA_URL", "http://ha.local\n:8123"), "HA_URL", "not a valid URL"},
 		{"ha url credentials", base("HA_URL", "http://user:"+token+"@ha"), "HA_URL", "set HA_TOKEN instead"},
 		{"ha token without url", base("HA_TOKEN", "abc"), "HA_TOKEN", "HA_URL is empty"},
 		{"ha token twice", base("HA_URL", "http://ha", "HA_TOKEN", "abc", "HA_TOKEN_FILE", ca), "HA_TOKEN", "HA_TOKEN_FILE"},

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,6 +23,12 @@ type Deferred struct {
 	// Abandoned is the note the job's result carries if the bridge stops
 	// before Ready is closed while some of the job went out already.
 	Abandoned string
+	// Expired, when set, returns the note the job's result carries if
+	// MESSAGE_TTL (ttl) has run out by the time Ready is closed while some of
+	// the job went out already: the job is then reported sent, with what
+	// went, and nothing more of it is sent. Without it, such a job is
+	// reported expired.
+	Expired func(ttl time.Duration) string
 }
 
 func (e *Deferred) Error() string { return "waiting for " + e.What }
@@ -41,15 +48,10 @@ type worker struct {
 	q   *fifo.Queue[queued]
 	// head is the job loaded for the queue's head, nil until it is.
 	head *Job
-	// aside are the jobs set aside, oldest first. Only the oldest may come
-	// back, so that what is sent keeps the order of the messages it waits
-	// for.
-	aside []setAside
-}
-
-type setAside struct {
-	j     *Job
-	later *Deferred
+	// aside are the jobs set aside, oldest first, each until its
+	// Job.later is ready. Only the oldest may come back, so that what is
+	// sent keeps the order of the messages it waits for.
+	aside []*Job
 }
 
 // next returns the job to deliver: the oldest set aside if it is ready,
@@ -64,7 +66,7 @@ func (w *worker) next(ctx context.Context) (j *Job, aside bool, ok bool) {
 		ready := w.aside[0].later.Ready
 		select {
 		case <-ready:
-			return w.aside[0].j, true, true
+			return w.aside[0], true, true
 		default:
 		}
 		peek, cancel := context.WithCancel(ctx)
@@ -123,14 +125,27 @@ func (w *worker) done(aside bool) {
 	w.pop()
 }
 
-// setAside keeps j, which next returned, until later is ready.
-func (w *worker) setAside(j *Job, aside bool, later *Deferred) {
+// setAside keeps j, which next returned, until j.later is ready.
+func (w *worker) setAside(j *Job, aside bool) {
 	if aside {
-		w.aside[0].later = later
-		return
+		return // it stays first
 	}
 	w.pop()
-	w.aside = append(w.aside, setAside{j, later})
+	w.aside = append(w.aside, j)
+}
+
+// giveUp ends j, which would be set aside for later while waiting jobs
+// wait already: what went of it is reported sent, with a note saying why
+// the rest did not go; a job of which nothing went fails, retryable.
+func (d *Dispatcher) giveUp(j *Job, later *Deferred, waiting int, log zerolog.Logger) {
+	why := fmt.Sprintf("%d earlier messages to this person were waiting for their pictures already, the most that may (delivery.MaxWaitingPictures)", waiting)
+	if len(j.MessageIDs) > 0 {
+		j.Note = later.What + " was not sent: " + why
+		d.sent(j, log)
+		return
+	}
+	d.finish(j, Result{ID: j.Message.ID, Status: Failed, Attempts: j.Attempts,
+		Error: &ErrorInfo{Message: "attachment not sent: " + why + "; send it again later", Retryable: true}}, log)
 }
 
 // abandon ends the jobs set aside at shutdown. One that sent something is
@@ -138,13 +153,21 @@ func (w *worker) setAside(j *Job, aside bool, later *Deferred) {
 // the next start would repeat what the person got. One that sent nothing
 // stays in the store, to be sent at the next start.
 func (d *Dispatcher) abandon(w *worker, log zerolog.Logger) {
-	for _, a := range w.aside {
-		if len(a.j.MessageIDs) == 0 {
+	for _, j := range w.aside {
+		if len(j.MessageIDs) == 0 {
 			continue
 		}
-		a.j.Note = a.later.Abandoned
-		d.finish(a.j, Result{ID: a.j.Message.ID, Status: Sent, MessageIDs: a.j.MessageIDs, Attempts: a.j.Attempts,
-			LatencyMS: d.latency(a.j), Via: a.j.Via, Note: a.j.Note}, log)
+		j.Note = j.later.Abandoned
+		d.sent(j, log)
 	}
 	w.aside = nil
 }
+
+// MaxWaitingPictures is how many of one person's messages may wait at once,
+// set aside, for their attachment to be fetched. Each holds its whole
+// message (up to 256 KiB) for up to AttachmentRetry, so the limit bounds
+// what a person's offline camera can keep in memory. The attachment of a
+// message beyond it is given up at once: what went of the message is
+// reported sent, with a note saying why the attachment did not go, and a
+// message with nothing else fails, retryable.
+const MaxWaitingPictures = 8

@@ -2,12 +2,19 @@ package delivery_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/message"
 )
 
 // slowPart plays a job whose last part waits for something slow: the first
@@ -74,5 +81,112 @@ func TestSetAside(t *testing.T) {
 	}
 	if left := r.pending(); len(left) > 0 {
 		t.Errorf("outbox still holds %v", left)
+	}
+}
+
+// refusedRig returns a rig whose Messenger fetches pictures, timing their
+// retries and the dispatcher by c, and the address of a picture whose
+// server refuses connections.
+func refusedRig(t *testing.T, c *clocktest.Clock, opts delivery.Options) (*rig, string) {
+	t.Helper()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // nothing listens there any more
+	fetch, err := media.NewFetcher(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Clock = c
+	r := newRigSender(t, opts, func(g *graph.Client) delivery.Sender {
+		return delivery.NewMessenger(g, fetch, 0, delivery.WithClock(c))
+	})
+	return r, gone.URL + "/front.jpg"
+}
+
+// received waits for n more messages to reach Graph.
+func (r *rig) received(n int) {
+	r.t.Helper()
+	for i := range n {
+		select {
+		case <-r.graph.Received():
+		case <-time.After(patience):
+			r.t.Fatalf("Graph got %d of %d messages", i, n)
+		}
+	}
+}
+
+// TestPictureOutlivesTTL lets MESSAGE_TTL end while the picture of a
+// message whose text went is still retried on the side: the result is sent,
+// with the text's id and a note saying why the picture did not go, and the
+// picture is not sent after the TTL.
+func TestPictureOutlivesTTL(t *testing.T) {
+	const ttl = 10 * time.Minute
+	c := clocktest.New(time.Now())
+	r, refused := refusedRig(t, c, delivery.Options{TTL: ttl})
+	// Half a minute of its TTL is left when the text goes.
+	r.addMessages(c.Now().Add(-ttl+30*time.Second), "alice",
+		message.Message{ID: "door", Text: "Someone at the door", Attachment: &message.Attachment{URL: refused}})
+	r.run()
+	r.received(1)
+	waitTimers(t, c, 1) // the side job waits to fetch again
+	c.Advance(delivery.AttachmentRetry)
+	res := r.next().result
+	if res.ID != "door" || res.Status != delivery.Sent || len(res.MessageIDs) != 1 || res.Error != nil {
+		t.Fatalf("result %+v, want door sent with its text's id", res)
+	}
+	for _, want := range []string{"front.jpg was not sent", "MESSAGE_TTL (10m0s)", "could not be read", "connection refused"} {
+		if !strings.Contains(res.Note, want) {
+			t.Errorf("note %q, want it to say %q", res.Note, want)
+		}
+	}
+	if reqs := r.graph.Requests(); len(reqs) != 1 || reqs[0].Text != "Someone at the door" || r.graph.Uploads() != 0 {
+		t.Errorf("Graph got %+v and %d uploads, want the text only", reqs, r.graph.Uploads())
+	}
+}
+
+// TestAsideBounded queues one message with a picture more than may wait for
+// their pictures at once, then an alarm and a picture alone: the one over
+// the limit is sent at once with a note saying its picture was given up and
+// why, the alarm goes right after, the picture alone fails as retryable, and
+// the others are reported once their pictures' retries end.
+func TestAsideBounded(t *testing.T) {
+	c := clocktest.New(time.Now())
+	r, refused := refusedRig(t, c, delivery.Options{})
+	var msgs []message.Message
+	for _, id := range numbered("door", delivery.MaxWaitingPictures+1) {
+		msgs = append(msgs, message.Message{ID: id, Text: id, Attachment: &message.Attachment{URL: refused}})
+	}
+	over := msgs[len(msgs)-1].ID
+	r.addMessages(time.Now(), "alice", msgs...)
+	r.add(time.Now(), "alice", "alarm")
+	r.addMessages(time.Now(), "alice", message.Message{ID: "snap", Attachment: &message.Attachment{URL: refused}})
+	r.run()
+	// Nothing moves the clock: the pictures' retries cannot end before these.
+	res := r.next().result
+	if res.ID != over || res.Status != delivery.Sent || len(res.MessageIDs) != 1 {
+		t.Fatalf("first result %+v, want %s sent with its text's id", res, over)
+	}
+	for _, want := range []string{"front.jpg was not sent", "8 earlier messages", "waiting for their pictures"} {
+		if !strings.Contains(res.Note, want) {
+			t.Errorf("note %q, want it to say %q", res.Note, want)
+		}
+	}
+	if res := r.next().result; res.ID != "alarm" || res.Status != delivery.Sent {
+		t.Fatalf("second result %+v, want the alarm sent", res)
+	}
+	if res := r.next().result; res.ID != "snap" || res.Status != delivery.Failed || res.Error == nil || !res.Error.Retryable ||
+		!strings.Contains(res.Error.Message, "send it again later") {
+		t.Fatalf("third result %+v, want snap, a picture only, failed as retryable", res)
+	}
+	want := append(numbered("door", delivery.MaxWaitingPictures+1), "alarm")
+	if got := texts(r.graph.Requests(), people["alice"]); !slices.Equal(got, want) {
+		t.Fatalf("Graph got %v, want %v: every text in order, at once", got, want)
+	}
+
+	waitTimers(t, c, len(msgs)+1) // every side job waits to fetch again
+	c.Advance(delivery.AttachmentRetry)
+	for _, id := range want[:delivery.MaxWaitingPictures] {
+		if res := r.next().result; res.ID != id || res.Status != delivery.Sent || !strings.Contains(res.Note, "could not be fetched") {
+			t.Fatalf("result %+v, want %s sent with the note that its picture could not be fetched", res, id)
+		}
 	}
 }

@@ -47,7 +47,8 @@ func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, 
 	default:
 		name := attachmentName(*a)
 		return nil, false, &Deferred{Ready: up.done, What: name,
-			Abandoned: name + " was not sent: the bridge stopped while fetching it"}
+			Abandoned: name + " was not sent: the bridge stopped while fetching it",
+			Expired:   func(ttl time.Duration) string { return expiredNote(name, up, ttl) }}
 	}
 	if up.err == nil {
 		return up.att, false, nil
@@ -66,6 +67,19 @@ func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, 
 		j.Note += "; the quick replies, which go under it, did not go either"
 	}
 	return nil, false, nil
+}
+
+// expiredNote is the note of a job whose MESSAGE_TTL (ttl) ran out while
+// up, its attachment called name, was fetched and uploaded; up is done.
+func expiredNote(name string, up *upload, ttl time.Duration) string {
+	note := name + " was not sent: the message expired at MESSAGE_TTL (" + ttl.String() + ") "
+	if _, fetch := errors.AsType[*fetchError](up.err); fetch {
+		return note + "while its source could not be read; last error: " + up.err.Error()
+	}
+	if up.err != nil {
+		return note + "while it was uploaded; last error: " + up.err.Error()
+	}
+	return note + "before it was fetched and uploaded"
 }
 
 // prefetch starts the side job for j's attachment, if the bridge fetches it

@@ -76,9 +76,9 @@ type Job struct {
 	// arrived is Accepted as a reading of the dispatcher's clock, with its
 	// monotonic part: latency and TTL ignore steps of the wall clock.
 	arrived time.Time
-	// resumed says that the job comes back from being set aside: Send
-	// continues the same attempt.
-	resumed bool
+	// later is what the job was set aside for, until it comes back from
+	// being set aside: Send then continues the same attempt.
+	later *Deferred
 	// picture is the side job fetching and uploading the attachment.
 	picture *upload
 }
@@ -169,7 +169,8 @@ func (o Options) withDefaults() Options {
 // Dispatcher runs one worker per recipient. Entries for one recipient are
 // delivered strictly in the order they were enqueued: while one is retried,
 // the others wait. One whose attachment is slow to fetch is set aside, so
-// that the person's later messages go meanwhile. A failure that speaks for
+// that the person's later messages go meanwhile; MaxWaitingPictures bounds
+// how many may be. A failure that speaks for
 // Graph as a whole pauses every recipient until a probe gets through.
 type Dispatcher struct {
 	sender Sender
@@ -271,9 +272,14 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 			case finished:
 				w.done(aside)
 			case deferred:
+				if !aside && len(w.aside) >= MaxWaitingPictures {
+					d.giveUp(j, later, len(w.aside), log)
+					w.pop()
+					continue
+				}
 				log.Debug().Uint64("seq", j.Seq).Str("waiting_for", later.What).
 					Msg("message set aside until its attachment is fetched; later messages go meanwhile")
-				w.setAside(j, aside, later)
+				w.setAside(j, aside)
 			}
 		}
 	}()
@@ -300,7 +306,13 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 			return stopped, nil
 		}
 		if !d.opts.Clock.Now().Before(deadline) {
-			d.expire(j, cmp.Or(lastErr, d.pausedBy()), log)
+			if j.later != nil && j.later.Expired != nil && len(j.MessageIDs) > 0 {
+				// What went before it was set aside was delivered in time.
+				j.Note = j.later.Expired(d.opts.TTL)
+				d.sent(j, log)
+			} else {
+				d.expire(j, cmp.Or(lastErr, d.pausedBy()), log)
+			}
 			return finished, nil
 		}
 		probe, pauseErr, ok := d.await(rs.ctx, j, deadline)
@@ -313,8 +325,8 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 		if !probe && d.pausedBy() != nil {
 			continue // the deadline came while paused
 		}
-		if j.resumed {
-			j.resumed = false
+		if j.later != nil {
+			j.later = nil
 		} else {
 			j.Attempts++
 		}
@@ -332,11 +344,10 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 		}
 		switch {
 		case isLater:
-			j.resumed = true
+			j.later = later
 			return deferred, later
 		case err == nil:
-			d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
-				LatencyMS: d.latency(j), Via: j.Via, Note: j.Note}, log)
+			d.sent(j, log)
 			return finished, nil
 		case rs.sendCtx.Err() != nil:
 			// The drain ran out and cut the attempt short: not the message's fault.
@@ -357,6 +368,12 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 			return stopped, nil
 		}
 	}
+}
+
+// sent reports j sent, with the ids of what went and its note.
+func (d *Dispatcher) sent(j *Job, log zerolog.Logger) {
+	d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
+		LatencyMS: d.latency(j), Via: j.Via, Note: j.Note}, log)
 }
 
 // expire reports j expired, with the last error it met, if any.

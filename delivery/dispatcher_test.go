@@ -53,6 +53,19 @@ type reported struct {
 // when set, wraps the Sender.
 func newRig(t *testing.T, opts delivery.Options, wrap func(delivery.Sender) delivery.Sender) *rig {
 	t.Helper()
+	return newRigSender(t, opts, func(g *graph.Client) delivery.Sender {
+		var s delivery.Sender = delivery.NewMessenger(g, nil, 0)
+		if wrap != nil {
+			s = wrap(s)
+		}
+		return s
+	})
+}
+
+// newRigSender is newRig delivering through the Sender sender makes from
+// the rig's Graph client.
+func newRigSender(t *testing.T, opts delivery.Options, sender func(*graph.Client) delivery.Sender) *rig {
+	t.Helper()
 	r := &rig{t: t, graph: graphtest.NewServer(t, dispatchToken),
 		results: make(chan reported, 1000), attempts: make(chan string, 1000), logs: &logtest.Buffer{}}
 	for _, psid := range people {
@@ -67,10 +80,7 @@ func newRig(t *testing.T, opts delivery.Options, wrap func(delivery.Sender) deli
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.box.Close() })
-	var s delivery.Sender = delivery.NewMessenger(g, nil, 0)
-	if wrap != nil {
-		s = wrap(s)
-	}
+	s := sender(g)
 	if opts.Backoff == 0 {
 		opts.Backoff, opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
 	}
@@ -107,10 +117,20 @@ func (r *rig) Attempt(recipient string, _ time.Duration, _ bool) {
 // and enqueues them. Each message's ID is its text.
 func (r *rig) add(at time.Time, name string, texts ...string) {
 	r.t.Helper()
-	items := make([]outbox.Item, len(texts))
+	msgs := make([]message.Message, len(texts))
 	for i, text := range texts {
-		items[i] = outbox.Item{ID: text, Message: message.Message{ID: text, Text: text},
-			To: []outbox.Recipient{{Name: name, PSID: people[name]}}}
+		msgs[i] = message.Message{ID: text, Text: text}
+	}
+	r.addMessages(at, name, msgs...)
+}
+
+// addMessages stores msgs for the named recipient, accepted at, and
+// enqueues them.
+func (r *rig) addMessages(at time.Time, name string, msgs ...message.Message) {
+	r.t.Helper()
+	items := make([]outbox.Item, len(msgs))
+	for i, m := range msgs {
+		items[i] = outbox.Item{ID: m.ID, Message: m, To: []outbox.Recipient{{Name: name, PSID: people[name]}}}
 	}
 	out, err := r.box.Add(at, items)
 	if err != nil {

@@ -306,3 +306,23 @@ func TestDefaultOptionsLoad(t *testing.T) {
 		t.Errorf("messaging type %q, want UPDATE", cfg.MessagingType)
 	}
 }
+
+// TestOutboxMaxBytesSchema checks that the add-on's form takes the sizes
+// OUTBOX_MAX_BYTES takes, and refuses those the bridge would refuse.
+func TestOutboxMaxBytesSchema(t *testing.T) {
+	typ, _ := readAddon(t).Schema["outbox_max_bytes"].(string)
+	for _, size := range []string{"256MB", "500kB", "1.5GB", "1048576", "2GiB", "64mb", "1 GB"} {
+		var b config.ByteSize
+		if err := b.Decode(size); err != nil {
+			t.Fatalf("the bridge refuses %q: %v", size, err)
+		}
+		if err := checkDefault(typ, size); err != "" {
+			t.Errorf("schema %q refuses %q, which OUTBOX_MAX_BYTES takes: %s", typ, size, err)
+		}
+	}
+	for _, size := range []string{"", "MB", "lots", "-5MB", "1.2.3kB", "1e3", "12 parsecs"} {
+		if checkDefault(typ, size) == "" {
+			t.Errorf("schema %q takes %q, which OUTBOX_MAX_BYTES refuses", typ, size)
+		}
+	}
+}

@@ -131,6 +131,7 @@ func TestEnvironmentFromDefaults(t *testing.T) {
 		"HA_DISCOVERY_PREFIX":      "homeassistant",
 		"MESSAGE_TTL":              "1h",
 		"OUTBOX_MAX":               "10000",
+		"OUTBOX_MAX_BYTES":         "256MB",
 		"SEND_RATE":                "20",
 		"LOG_LEVEL":                "info",
 		"LOG_FORMAT":               "console",
@@ -192,6 +193,12 @@ func TestEnvironmentChoices(t *testing.T) {
 			options: map[string]any{"media_dirs": []string{"/media", " ", "/share/snapshots"}, "groups": []map[string]string{{"name": "kids", "members": "carol+dave  erin"}}, "send_rate": 0.5},
 			asks:    true,
 			want:    map[string]string{"MEDIA_DIRS": "/media,/share/snapshots", "GROUPS": "kids:carol+dave+erin", "SEND_RATE": "0.5"},
+		},
+		{
+			name:    "an outbox bounded by bytes as typed",
+			options: map[string]any{"outbox_max_bytes": " 1.5GB ", "outbox_max": 500},
+			asks:    true,
+			want:    map[string]string{"OUTBOX_MAX_BYTES": "1.5GB", "OUTBOX_MAX": "500"},
 		},
 		{
 			name:    "optional options left out stay unset",

@@ -45,6 +45,7 @@ var options = []option{
 	{"media_dirs", "MEDIA_DIRS", list},
 	{"message_ttl", "MESSAGE_TTL", scalar},
 	{"outbox_max", "OUTBOX_MAX", scalar},
+	{"outbox_max_bytes", "OUTBOX_MAX_BYTES", scalar},
 	{"send_rate", "SEND_RATE", scalar},
 	{"log_level", "LOG_LEVEL", scalar},
 }
