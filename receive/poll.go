@@ -52,11 +52,16 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// PollConfig configures a Poller. Graph, Store and PageID are required.
+// PollConfig configures a Poller. Graph, Store, and PageID or FindPageID
+// are required.
 type PollConfig struct {
 	Graph  Threads
 	Store  *Store
 	PageID string
+	// FindPageID, when PageID is empty (Graph was away at start), is asked
+	// for the Page's id before a poll until it answers (graph.Client.Page):
+	// without it the Page's own messages cannot be told from a person's.
+	FindPageID func(ctx context.Context) (string, error)
 	// Interval is POLL_INTERVAL; FastInterval and FastFor as their
 	// defaults say.
 	Interval, FastInterval, FastFor time.Duration
@@ -161,10 +166,21 @@ func (p *Poller) next(usage graph.Usage, err error) time.Duration {
 // poll reads the conversations once and stores what is new; at the first
 // poll it also reports when each person last wrote.
 func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
-	if p.cfg.Pacer != nil {
-		if err := p.cfg.Pacer.Wait(ctx); err != nil {
+	if p.cfg.PageID == "" && p.cfg.FindPageID != nil {
+		if err := p.turn(ctx); err != nil {
 			return graph.Usage{}, err
 		}
+		id, err := p.cfg.FindPageID(ctx)
+		if err != nil || id == "" {
+			if ctx.Err() == nil {
+				p.cfg.Log.Warn().Err(err).Msg("cannot read the page's id, without which its own messages look like a person's; polling waits for it")
+			}
+			return graph.Usage{}, cmp.Or(err, errors.New("receive: Graph gave no page id"))
+		}
+		p.cfg.PageID = id // read by Run's goroutine only
+	}
+	if err := p.turn(ctx); err != nil {
+		return graph.Usage{}, err
 	}
 	threads, usage, err := p.cfg.Graph.Threads(ctx)
 	if err != nil {
@@ -221,6 +237,14 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		}
 	}
 	return usage, nil
+}
+
+// turn waits for the Pacer, when there is one, before a Graph call.
+func (p *Poller) turn(ctx context.Context) error {
+	if p.cfg.Pacer == nil {
+		return nil
+	}
+	return p.cfg.Pacer.Wait(ctx)
 }
 
 // lastWrote reports the newest message of t's person.

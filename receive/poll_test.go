@@ -36,6 +36,13 @@ type poller struct {
 
 func newPoller(t *testing.T, g *graphtest.Server, path string, clock *clocktest.Clock) *poller {
 	t.Helper()
+	return newPollerWith(t, g, path, clock, nil)
+}
+
+// newPollerWith is newPoller with the PollConfig changed by change, when set,
+// before the Poller starts.
+func newPollerWith(t *testing.T, g *graphtest.Server, path string, clock *clocktest.Clock, change func(*receive.PollConfig, *graph.Client)) *poller {
+	t.Helper()
 	store, err := receive.OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -45,12 +52,16 @@ func newPoller(t *testing.T, g *graphtest.Server, path string, clock *clocktest.
 		t.Fatal(err)
 	}
 	pl := &poller{t: t, graph: g, store: store, clock: clock, path: path, wrote: make(map[string]time.Time)}
-	pl.p = receive.NewPoller(receive.PollConfig{Graph: c, Store: store, PageID: pageID, Interval: 15 * time.Second,
+	cfg := receive.PollConfig{Graph: c, Store: store, PageID: pageID, Interval: 15 * time.Second,
 		Clock: clock, Log: zerolog.Nop(), LastWrote: func(psid string, at time.Time) {
 			pl.mu.Lock()
 			pl.wrote[psid] = at
 			pl.mu.Unlock()
-		}})
+		}}
+	if change != nil {
+		change(&cfg, c)
+	}
+	pl.p = receive.NewPoller(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { pl.p.Run(ctx); close(done) }()
@@ -125,6 +136,32 @@ func TestPollTakesEachMessageOnceInOrder(t *testing.T) {
 	}
 	if n := g.RefusedConversationCalls(); n != 0 {
 		t.Errorf("Graph refused %d polls", n)
+	}
+}
+
+// TestPollLearnsThePageID starts polling without the Page's id, as the
+// service does when Graph could not be reached at start: the poller asks for
+// it before its first poll, so that the Page's own messages are neither
+// taken in (they would reach unknown_sender) nor taken for the person's.
+func TestPollLearnsThePageID(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	start := time.Now().Truncate(time.Second)
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_1", Text: "hi", At: start.Add(-time.Hour)})
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_page", Text: "Doorbell", At: start.Add(-time.Minute), FromPage: true})
+	pl := newPollerWith(t, g, filepath.Join(t.TempDir(), "received.db"), clocktest.New(start), func(cfg *receive.PollConfig, c *graph.Client) {
+		cfg.PageID = ""
+		cfg.FindPageID = func(ctx context.Context) (string, error) {
+			page, err := c.Page(ctx)
+			return page.ID, err
+		}
+	})
+	if got := pl.taken(); !equal(got, []string{"m_1"}) {
+		t.Errorf("took %v, want m_1 alone: the Page's own message is not an event", got)
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if at, ok := pl.wrote[alice]; !ok || !at.Equal(start.Add(-time.Hour)) {
+		t.Errorf("alice last wrote %v, want an hour ago, when m_1 came, not when the Page wrote", at)
 	}
 }
 
