@@ -49,12 +49,20 @@ type Usage struct {
 // Threads returns the page's Messenger conversations, most recently
 // updated first, each with its newest messages (GET /me/conversations,
 // every page of results), and the highest usage the answers reported.
-func (c *Client) Threads(ctx context.Context) ([]Thread, Usage, error) {
+// Before each page's call it waits for turn, when set, and gives up with
+// turn's error: every call, not only the first, keeps to the Conversations
+// API's rate and to the pace of the Page's other calls.
+func (c *Client) Threads(ctx context.Context, turn func(context.Context) error) ([]Thread, Usage, error) {
 	q := url.Values{"platform": {"messenger"},
 		"fields": {"updated_time,messages.limit(" + strconv.Itoa(ThreadMessages) + "){id,message,from,created_time,attachments}"}}
 	var threads []Thread
 	var usage Usage
 	for range maxListPages {
+		if turn != nil {
+			if err := turn(ctx); err != nil {
+				return nil, usage, fmt.Errorf("graph: threads: %w", err)
+			}
+		}
 		var page listAnswer[threadAnswer]
 		header, err := c.exchange(ctx, http.MethodGet, "/me/conversations", q.Encode(), "", nil, &page)
 		usage = usage.max(readUsage(header))

@@ -33,11 +33,16 @@ const (
 	// block).
 	pauseFrom    = 95
 	pauseDefault = 15 * time.Minute
+	// conversationsEvery is the least time between the starts of two
+	// calls to the Conversations API, one per page of conversations: it
+	// allows 2 a second per Page, and a tenth more keeps a call held up on
+	// its way from arriving within a second of the one two before.
+	conversationsEvery = 550 * time.Millisecond
 )
 
 // Threads reads the page's conversations: *graph.Client.
 type Threads interface {
-	Threads(ctx context.Context) ([]graph.Thread, graph.Usage, error)
+	Threads(ctx context.Context, turn func(context.Context) error) ([]graph.Thread, graph.Usage, error)
 }
 
 // Pacer hands out turns to call Graph, shared by every caller so that
@@ -68,7 +73,8 @@ type PollConfig struct {
 	// LastWrote, when set, is told at the first poll when each person last
 	// wrote, so that their window is known from the start.
 	LastWrote func(psid string, at time.Time)
-	// Pacer, when set, is waited on before each call.
+	// Pacer, when set, is waited on before each call, each page of
+	// conversations included.
 	Pacer Pacer
 	Clock Clock // default the system clock
 	Log   zerolog.Logger
@@ -81,6 +87,8 @@ type PollConfig struct {
 type Poller struct {
 	cfg  PollConfig
 	wake chan struct{}
+
+	lastConversations time.Time // when the last Conversations API call began; Run's goroutine only
 
 	mu         sync.Mutex
 	hurryUntil time.Time
@@ -179,10 +187,7 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		}
 		p.cfg.PageID = id // read by Run's goroutine only
 	}
-	if err := p.turn(ctx); err != nil {
-		return graph.Usage{}, err
-	}
-	threads, usage, err := p.cfg.Graph.Threads(ctx)
+	threads, usage, err := p.cfg.Graph.Threads(ctx, p.conversationsTurn)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.cfg.Log.Warn().Err(err).Msg("cannot read the page's conversations; trying again later")
@@ -245,6 +250,24 @@ func (p *Poller) turn(ctx context.Context) error {
 		return nil
 	}
 	return p.cfg.Pacer.Wait(ctx)
+}
+
+// conversationsTurn waits before a call to the Conversations API until
+// conversationsEvery has passed since the last one began, then for the
+// Pacer: the API's own limit of 2 calls a second is far below SEND_RATE.
+func (p *Poller) conversationsTurn(ctx context.Context) error {
+	if wait := p.lastConversations.Add(conversationsEvery).Sub(p.cfg.Clock.Now()); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.cfg.Clock.After(wait):
+		}
+	}
+	if err := p.turn(ctx); err != nil {
+		return err
+	}
+	p.lastConversations = p.cfg.Clock.Now()
+	return nil
 }
 
 // lastWrote reports the newest message of t's person.

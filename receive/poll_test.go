@@ -13,6 +13,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/pacer"
 	"github.com/messenger-bridge/messenger-bridge/receive"
 )
 
@@ -264,6 +265,12 @@ func TestPollCallsPerHour(t *testing.T) {
 			pl := newPoller(t, g, filepath.Join(t.TempDir(), "received.db"), clock)
 			polls := 1
 			if tt.hurry {
+				// An actionable message goes out a few seconds after the
+				// first poll: a hurry right after a poll waits for the
+				// Conversations API's limit of 2 calls a second.
+				if clock.Advance(receive.DefaultFastInterval) != 0 {
+					t.Fatal("a poll before POLL_INTERVAL")
+				}
 				pl.p.Hurry()
 				clock.Settled(t, wait)
 				polls++
@@ -279,5 +286,47 @@ func TestPollCallsPerHour(t *testing.T) {
 			}
 			t.Logf("%s: %d Graph calls in an hour (POLL_INTERVAL 15s)", tt.name, polls)
 		})
+	}
+}
+
+// TestPollPacesEveryPageOfConversations polls more conversations than one
+// page of Graph's answer holds, with the Conversations API's limit of 2
+// calls a second on and the shared pacer at the default SEND_RATE, far
+// above it: every page waits its turn, so none is refused with 613 (which
+// would pause polling for 15 minutes). It runs on the system clock, as the
+// fake Graph's limit does.
+func TestPollPacesEveryPageOfConversations(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	g.LimitConversations(2)
+	start := time.Now().Truncate(time.Second)
+	for i := range 60 { // three pages of 25
+		g.AddIncoming(fmt.Sprintf("7391%012d", i), "Someone", graphtest.Incoming{MID: fmt.Sprintf("m_%02d", i), Text: "hi", At: start.Add(time.Duration(i-60) * time.Minute)})
+	}
+	store, err := receive.OpenStore(filepath.Join(t.TempDir(), "received.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	<-store.Wake() // OpenStore's
+	c, err := graph.New(graph.Config{BaseURL: g.URL, PageToken: pageToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := receive.NewPoller(receive.PollConfig{Graph: c, Store: store, PageID: pageID, Interval: time.Hour,
+		Pacer: pacer.New(20), Log: zerolog.Nop()})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-store.Wake():
+	case <-time.After(wait):
+		t.Fatalf("the first poll stored nothing; Graph refused %d calls", g.RefusedConversationCalls())
+	}
+	if got := len(pending(t, store)); got != 60 {
+		t.Errorf("took %d messages, want the 60 of three pages", got)
+	}
+	if n := g.RefusedConversationCalls(); n != 0 {
+		t.Errorf("Graph refused %d calls: a page of conversations did not wait its turn", n)
 	}
 }
