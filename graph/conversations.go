@@ -36,6 +36,21 @@ type ThreadMessage struct {
 	Created  time.Time
 	// Images are the URLs of the pictures it carries; Files of the rest.
 	Images, Files []string
+	// Reactions are the reactions given to it, one for each person and
+	// reaction.
+	Reactions []Reaction
+}
+
+// Reaction is one person's reaction to a ThreadMessage. Graph's reactions
+// field of a message is read as {"data":[{"reaction","emoji","users":
+// [{"id"}]}]}: an assumption (see graphtest), since Meta documents
+// reactions only as webhook events.
+type Reaction struct {
+	// By is the page-scoped id of the person who reacted.
+	By string
+	// Reaction is its name ("love", "like", "smile", …); Emoji the emoji,
+	// when Graph gives it.
+	Reaction, Emoji string
 }
 
 // Usage is what an answer's X-Business-Use-Case-Usage (or X-App-Usage)
@@ -54,7 +69,7 @@ type Usage struct {
 // API's rate and to the pace of the Page's other calls.
 func (c *Client) Threads(ctx context.Context, turn func(context.Context) error) ([]Thread, Usage, error) {
 	q := url.Values{"platform": {"messenger"},
-		"fields": {"updated_time,messages.limit(" + strconv.Itoa(ThreadMessages) + "){id,message,from,created_time,attachments}"}}
+		"fields": {"updated_time,messages.limit(" + strconv.Itoa(ThreadMessages) + "){id,message,from,created_time,attachments,reactions}"}}
 	var threads []Thread
 	var usage Usage
 	for range maxListPages {
@@ -101,6 +116,15 @@ type threadAnswer struct {
 					FileURL string `json:"file_url"`
 				} `json:"data"`
 			} `json:"attachments"`
+			Reactions struct {
+				Data []struct {
+					Reaction string `json:"reaction"`
+					Emoji    string `json:"emoji"`
+					Users    []struct {
+						ID string `json:"id"`
+					} `json:"users"`
+				} `json:"data"`
+			} `json:"reactions"`
 		} `json:"data"`
 	} `json:"messages"`
 }
@@ -121,6 +145,13 @@ func (a threadAnswer) thread() Thread {
 				tm.Images = append(tm.Images, at.ImageData.URL)
 			case at.FileURL != "":
 				tm.Files = append(tm.Files, at.FileURL)
+			}
+		}
+		for _, r := range m.Reactions.Data {
+			for _, u := range r.Users {
+				if u.ID != "" && r.Reaction != "" {
+					tm.Reactions = append(tm.Reactions, Reaction{By: u.ID, Reaction: r.Reaction, Emoji: r.Emoji})
+				}
 			}
 		}
 		t.Messages = append(t.Messages, tm)

@@ -16,18 +16,22 @@ func TestThreads(t *testing.T) {
 	at := time.Date(2026, 11, 24, 7, 0, 12, 0, time.UTC)
 	s.AddIncoming(psid, "Alice", graphtest.Incoming{MID: "m_1", Text: "Open", At: at})
 	s.AddIncoming(psid, "Alice", graphtest.Incoming{MID: "m_2", Text: "ok", At: at.Add(time.Minute), FromPage: true})
+	s.AddReaction(psid, "m_2", "love", at.Add(2*time.Minute))
 	s.SetConversationUsage(42, 0)
 	c := newClient(t, s.URL, nil)
 	threads, usage, err := c.Threads(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(threads) != 1 || len(threads[0].Messages) != 2 || !threads[0].Updated.Equal(at.Add(time.Minute)) {
+	if len(threads) != 1 || len(threads[0].Messages) != 2 || !threads[0].Updated.Equal(at.Add(2*time.Minute)) {
 		t.Fatalf("threads = %+v", threads)
 	}
 	m := threads[0].Messages[0]
 	if m.ID != "m_1" || m.Text != "Open" || m.FromID != psid || m.FromName != "Alice" || !m.Created.Equal(at) {
 		t.Errorf("oldest message = %+v", m)
+	}
+	if r := threads[0].Messages[1].Reactions; len(r) != 1 || r[0] != (graph.Reaction{By: psid, Reaction: "love"}) {
+		t.Errorf("reactions to the Page's message = %+v, want alice's love", r)
 	}
 	if usage.Percent != 42 {
 		t.Errorf("usage = %+v, want 42 %%", usage)

@@ -210,6 +210,7 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 			continue // unchanged since the last poll
 		}
 		for _, m := range t.Messages {
+			events = append(events, p.reactions(t, m)...)
 			if m.FromID == "" || m.FromID == p.cfg.PageID {
 				continue
 			}
@@ -242,6 +243,29 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		}
 	}
 	return usage, nil
+}
+
+// reactions are the events of the people's reactions to m, a message of
+// t, the Page's or theirs. Polling sees a reaction only while it stands:
+// not when it was given, nor when it is taken back. So each (message,
+// person, reaction) is one event, whose MID the Store remembers like a
+// message's, stamped with t's latest change, which the reaction made or
+// preceded.
+func (p *Poller) reactions(t graph.Thread, m graph.ThreadMessage) []Event {
+	at := t.Updated
+	if m.Created.After(at) {
+		at = m.Created
+	}
+	var events []Event
+	for _, r := range m.Reactions {
+		if r.By == p.cfg.PageID {
+			continue
+		}
+		events = append(events, Event{MID: "reaction:" + m.ID + ":" + r.By + ":" + r.Reaction, PSID: r.By,
+			Type: TypeReaction, Reaction: r.Reaction, Emoji: r.Emoji, Action: "react", ReactedMID: m.ID,
+			Timestamp: at.UTC()})
+	}
+	return events
 }
 
 // turn waits for the Pacer, when there is one, before a Graph call.
