@@ -86,3 +86,51 @@ func TestWebhookWindowSurvivesARestart(t *testing.T) {
 		t.Errorf("after the restart window_until = %v, want %v: alice wrote an hour ago", until, want)
 	}
 }
+
+// Each mid is published once across a switch between RECEIVE=poll and
+// RECEIVE=webhook, with a restart at each switch: a message taken in by
+// polling and then delivered by Meta's webhook is not published again, nor
+// one delivered by webhook when polling later reads it.
+func TestSwitchingPollAndWebhookPublishesEachMIDOnce(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	broker := mqtttest.Start(t)
+	addr, dataDir := freeAddr(t), t.TempDir()
+	received := broker.Connect(t).Subscribe("messenger/received/alice")
+	next := func() string {
+		t.Helper()
+		var r struct{ MID string }
+		if err := json.Unmarshal(mqtttest.Next(t, received).Payload, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.MID
+	}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	pollEnv := map[string]string{"RECEIVE": "poll", "POLL_INTERVAL": "1h", "DATA_DIR": dataDir, "WINDOW_KEEPALIVE": "0"}
+	var logs logtest.Buffer
+
+	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_1", Text: "one", At: at})
+	polling := start(t, load(t, broker, g, pollEnv), &logs, service.WithConnectRetry(20*time.Millisecond))
+	if mid := next(); mid != "m_1" {
+		t.Fatalf("polling published %s, want m_1", mid)
+	}
+	polling.stop()
+
+	// Webhooks: Meta delivers m_1 too, with m_2.
+	hooked := startListening(t, load(t, broker, g, webhookEnv(addr, dataDir)))
+	d := graphtest.NewWebhookDriver(t, "http://"+addr+"/webhook", appSecret)
+	if status := d.Send(graphtest.Text(alicePSID, "m_1", "one", at), graphtest.Text(alicePSID, "m_2", "two", at.Add(time.Minute))); status != 200 {
+		t.Fatalf("webhook answered %d", status)
+	}
+	if mid := next(); mid != "m_2" {
+		t.Fatalf("after the switch to webhooks the first published was %s, want m_2: m_1 was polled before", mid)
+	}
+	hooked.stop()
+
+	// Polling again: it reads m_1, m_2 (which came by webhook) and m_3.
+	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_2", Text: "two", At: at.Add(time.Minute)})
+	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_3", Text: "three", At: at.Add(2 * time.Minute)})
+	start(t, load(t, broker, g, pollEnv), &logs, service.WithConnectRetry(20*time.Millisecond))
+	if mid := next(); mid != "m_3" {
+		t.Fatalf("after the switch back to polling the first published was %s, want m_3: m_1 and m_2 were published before", mid)
+	}
+}
