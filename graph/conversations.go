@@ -36,6 +36,21 @@ type ThreadMessage struct {
 	Created  time.Time
 	// Images are the URLs of the pictures it carries; Files of the rest.
 	Images, Files []string
+	// Reactions are the reactions given to it, one for each person and
+	// reaction.
+	Reactions []Reaction
+}
+
+// Reaction is one person's reaction to a ThreadMessage. Graph's reactions
+// field of a message is read as {"data":[{"reaction","emoji","users":
+// [{"id"}]}]}: an assumption (see graphtest), since Meta documents
+// reactions only as webhook events.
+type Reaction struct {
+	// By is the page-scoped id of the person who reacted.
+	By string
+	// Reaction is its name ("love", "like", "smile", …); Emoji the emoji,
+	// when Graph gives it.
+	Reaction, Emoji string
 }
 
 // Usage is what an answer's X-Business-Use-Case-Usage (or X-App-Usage)
@@ -49,12 +64,20 @@ type Usage struct {
 // Threads returns the page's Messenger conversations, most recently
 // updated first, each with its newest messages (GET /me/conversations,
 // every page of results), and the highest usage the answers reported.
-func (c *Client) Threads(ctx context.Context) ([]Thread, Usage, error) {
+// Before each page's call it waits for turn, when set, and gives up with
+// turn's error: every call, not only the first, keeps to the Conversations
+// API's rate and to the pace of the Page's other calls.
+func (c *Client) Threads(ctx context.Context, turn func(context.Context) error) ([]Thread, Usage, error) {
 	q := url.Values{"platform": {"messenger"},
-		"fields": {"updated_time,messages.limit(" + strconv.Itoa(ThreadMessages) + "){id,message,from,created_time,attachments}"}}
+		"fields": {"updated_time,messages.limit(" + strconv.Itoa(ThreadMessages) + "){id,message,from,created_time,attachments,reactions}"}}
 	var threads []Thread
 	var usage Usage
 	for range maxListPages {
+		if turn != nil {
+			if err := turn(ctx); err != nil {
+				return nil, usage, fmt.Errorf("graph: threads: %w", err)
+			}
+		}
 		var page listAnswer[threadAnswer]
 		header, err := c.exchange(ctx, http.MethodGet, "/me/conversations", q.Encode(), "", nil, &page)
 		usage = usage.max(readUsage(header))
@@ -93,6 +116,15 @@ type threadAnswer struct {
 					FileURL string `json:"file_url"`
 				} `json:"data"`
 			} `json:"attachments"`
+			Reactions struct {
+				Data []struct {
+					Reaction string `json:"reaction"`
+					Emoji    string `json:"emoji"`
+					Users    []struct {
+						ID string `json:"id"`
+					} `json:"users"`
+				} `json:"data"`
+			} `json:"reactions"`
 		} `json:"data"`
 	} `json:"messages"`
 }
@@ -113,6 +145,13 @@ func (a threadAnswer) thread() Thread {
 				tm.Images = append(tm.Images, at.ImageData.URL)
 			case at.FileURL != "":
 				tm.Files = append(tm.Files, at.FileURL)
+			}
+		}
+		for _, r := range m.Reactions.Data {
+			for _, u := range r.Users {
+				if u.ID != "" && r.Reaction != "" {
+					tm.Reactions = append(tm.Reactions, Reaction{By: u.ID, Reaction: r.Reaction, Emoji: r.Emoji})
+				}
 			}
 		}
 		t.Messages = append(t.Messages, tm)

@@ -29,9 +29,11 @@ var EventTypes = []string{TypeMessage, TypeQuickReply, TypePostback, TypeReactio
 // Event is one thing a person sent to the Page, as Graph gave it.
 type Event struct {
 	// MID is Messenger's id of the message, postback or reaction; it makes
-	// the event unique. A reaction's MID is the reacted-to message's id
-	// with the reaction's action, emoji and time, since Graph gives it no
-	// id of its own.
+	// the event unique. A reaction has no id of its own: by webhook its
+	// MID is the reacted-to message's id with the reaction's action, emoji
+	// and time; by polling, which sees neither action nor time,
+	// "reaction:" and the message's id, the person's PSID and the
+	// reaction's name.
 	MID string `json:"mid"`
 	// PSID is the sender's page-scoped id.
 	PSID string `json:"psid"`

@@ -33,11 +33,16 @@ const (
 	// block).
 	pauseFrom    = 95
 	pauseDefault = 15 * time.Minute
+	// conversationsEvery is the least time between the starts of two
+	// calls to the Conversations API, one per page of conversations: it
+	// allows 2 a second per Page, and a tenth more keeps a call held up on
+	// its way from arriving within a second of the one two before.
+	conversationsEvery = 550 * time.Millisecond
 )
 
 // Threads reads the page's conversations: *graph.Client.
 type Threads interface {
-	Threads(ctx context.Context) ([]graph.Thread, graph.Usage, error)
+	Threads(ctx context.Context, turn func(context.Context) error) ([]graph.Thread, graph.Usage, error)
 }
 
 // Pacer hands out turns to call Graph, shared by every caller so that
@@ -52,18 +57,24 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// PollConfig configures a Poller. Graph, Store and PageID are required.
+// PollConfig configures a Poller. Graph, Store, and PageID or FindPageID
+// are required.
 type PollConfig struct {
 	Graph  Threads
 	Store  *Store
 	PageID string
+	// FindPageID, when PageID is empty (Graph was away at start), is asked
+	// for the Page's id before a poll until it answers (graph.Client.Page):
+	// without it the Page's own messages cannot be told from a person's.
+	FindPageID func(ctx context.Context) (string, error)
 	// Interval is POLL_INTERVAL; FastInterval and FastFor as their
 	// defaults say.
 	Interval, FastInterval, FastFor time.Duration
 	// LastWrote, when set, is told at the first poll when each person last
 	// wrote, so that their window is known from the start.
 	LastWrote func(psid string, at time.Time)
-	// Pacer, when set, is waited on before each call.
+	// Pacer, when set, is waited on before each call, each page of
+	// conversations included.
 	Pacer Pacer
 	Clock Clock // default the system clock
 	Log   zerolog.Logger
@@ -76,6 +87,8 @@ type PollConfig struct {
 type Poller struct {
 	cfg  PollConfig
 	wake chan struct{}
+
+	lastConversations time.Time // when the last Conversations API call began; Run's goroutine only
 
 	mu         sync.Mutex
 	hurryUntil time.Time
@@ -161,12 +174,20 @@ func (p *Poller) next(usage graph.Usage, err error) time.Duration {
 // poll reads the conversations once and stores what is new; at the first
 // poll it also reports when each person last wrote.
 func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
-	if p.cfg.Pacer != nil {
-		if err := p.cfg.Pacer.Wait(ctx); err != nil {
+	if p.cfg.PageID == "" && p.cfg.FindPageID != nil {
+		if err := p.turn(ctx); err != nil {
 			return graph.Usage{}, err
 		}
+		id, err := p.cfg.FindPageID(ctx)
+		if err != nil || id == "" {
+			if ctx.Err() == nil {
+				p.cfg.Log.Warn().Err(err).Msg("cannot read the page's id, without which its own messages look like a person's; polling waits for it")
+			}
+			return graph.Usage{}, cmp.Or(err, errors.New("receive: Graph gave no page id"))
+		}
+		p.cfg.PageID = id // read by Run's goroutine only
 	}
-	threads, usage, err := p.cfg.Graph.Threads(ctx)
+	threads, usage, err := p.cfg.Graph.Threads(ctx, p.conversationsTurn)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.cfg.Log.Warn().Err(err).Msg("cannot read the page's conversations; trying again later")
@@ -189,6 +210,7 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 			continue // unchanged since the last poll
 		}
 		for _, m := range t.Messages {
+			events = append(events, p.reactions(t, m)...)
 			if m.FromID == "" || m.FromID == p.cfg.PageID {
 				continue
 			}
@@ -221,6 +243,55 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		}
 	}
 	return usage, nil
+}
+
+// reactions are the events of the people's reactions to m, a message of
+// t, the Page's or theirs. Polling sees a reaction only while it stands:
+// not when it was given, nor when it is taken back. So each (message,
+// person, reaction) is one event, whose MID the Store remembers like a
+// message's, stamped with t's latest change, which the reaction made or
+// preceded.
+func (p *Poller) reactions(t graph.Thread, m graph.ThreadMessage) []Event {
+	at := t.Updated
+	if m.Created.After(at) {
+		at = m.Created
+	}
+	var events []Event
+	for _, r := range m.Reactions {
+		if r.By == p.cfg.PageID {
+			continue
+		}
+		events = append(events, Event{MID: "reaction:" + m.ID + ":" + r.By + ":" + r.Reaction, PSID: r.By,
+			Type: TypeReaction, Reaction: r.Reaction, Emoji: r.Emoji, Action: "react", ReactedMID: m.ID,
+			Timestamp: at.UTC()})
+	}
+	return events
+}
+
+// turn waits for the Pacer, when there is one, before a Graph call.
+func (p *Poller) turn(ctx context.Context) error {
+	if p.cfg.Pacer == nil {
+		return nil
+	}
+	return p.cfg.Pacer.Wait(ctx)
+}
+
+// conversationsTurn waits before a call to the Conversations API until
+// conversationsEvery has passed since the last one began, then for the
+// Pacer: the API's own limit of 2 calls a second is far below SEND_RATE.
+func (p *Poller) conversationsTurn(ctx context.Context) error {
+	if wait := p.lastConversations.Add(conversationsEvery).Sub(p.cfg.Clock.Now()); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.cfg.Clock.After(wait):
+		}
+	}
+	if err := p.turn(ctx); err != nil {
+		return err
+	}
+	p.lastConversations = p.cfg.Clock.Now()
+	return nil
 }
 
 // lastWrote reports the newest message of t's person.

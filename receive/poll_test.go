@@ -13,6 +13,7 @@ import (
 	"github.com/messenger-bridge/messenger-bridge/clocktest"
 	"github.com/messenger-bridge/messenger-bridge/graph"
 	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/pacer"
 	"github.com/messenger-bridge/messenger-bridge/receive"
 )
 
@@ -36,6 +37,13 @@ type poller struct {
 
 func newPoller(t *testing.T, g *graphtest.Server, path string, clock *clocktest.Clock) *poller {
 	t.Helper()
+	return newPollerWith(t, g, path, clock, nil)
+}
+
+// newPollerWith is newPoller with the PollConfig changed by change, when set,
+// before the Poller starts.
+func newPollerWith(t *testing.T, g *graphtest.Server, path string, clock *clocktest.Clock, change func(*receive.PollConfig, *graph.Client)) *poller {
+	t.Helper()
 	store, err := receive.OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
@@ -45,12 +53,16 @@ func newPoller(t *testing.T, g *graphtest.Server, path string, clock *clocktest.
 		t.Fatal(err)
 	}
 	pl := &poller{t: t, graph: g, store: store, clock: clock, path: path, wrote: make(map[string]time.Time)}
-	pl.p = receive.NewPoller(receive.PollConfig{Graph: c, Store: store, PageID: pageID, Interval: 15 * time.Second,
+	cfg := receive.PollConfig{Graph: c, Store: store, PageID: pageID, Interval: 15 * time.Second,
 		Clock: clock, Log: zerolog.Nop(), LastWrote: func(psid string, at time.Time) {
 			pl.mu.Lock()
 			pl.wrote[psid] = at
 			pl.mu.Unlock()
-		}})
+		}}
+	if change != nil {
+		change(&cfg, c)
+	}
+	pl.p = receive.NewPoller(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { pl.p.Run(ctx); close(done) }()
@@ -125,6 +137,32 @@ func TestPollTakesEachMessageOnceInOrder(t *testing.T) {
 	}
 	if n := g.RefusedConversationCalls(); n != 0 {
 		t.Errorf("Graph refused %d polls", n)
+	}
+}
+
+// TestPollLearnsThePageID starts polling without the Page's id, as the
+// service does when Graph could not be reached at start: the poller asks for
+// it before its first poll, so that the Page's own messages are neither
+// taken in (they would reach unknown_sender) nor taken for the person's.
+func TestPollLearnsThePageID(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	start := time.Now().Truncate(time.Second)
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_1", Text: "hi", At: start.Add(-time.Hour)})
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_page", Text: "Doorbell", At: start.Add(-time.Minute), FromPage: true})
+	pl := newPollerWith(t, g, filepath.Join(t.TempDir(), "received.db"), clocktest.New(start), func(cfg *receive.PollConfig, c *graph.Client) {
+		cfg.PageID = ""
+		cfg.FindPageID = func(ctx context.Context) (string, error) {
+			page, err := c.Page(ctx)
+			return page.ID, err
+		}
+	})
+	if got := pl.taken(); !equal(got, []string{"m_1"}) {
+		t.Errorf("took %v, want m_1 alone: the Page's own message is not an event", got)
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if at, ok := pl.wrote[alice]; !ok || !at.Equal(start.Add(-time.Hour)) {
+		t.Errorf("alice last wrote %v, want an hour ago, when m_1 came, not when the Page wrote", at)
 	}
 }
 
@@ -227,6 +265,12 @@ func TestPollCallsPerHour(t *testing.T) {
 			pl := newPoller(t, g, filepath.Join(t.TempDir(), "received.db"), clock)
 			polls := 1
 			if tt.hurry {
+				// An actionable message goes out a few seconds after the
+				// first poll: a hurry right after a poll waits for the
+				// Conversations API's limit of 2 calls a second.
+				if clock.Advance(receive.DefaultFastInterval) != 0 {
+					t.Fatal("a poll before POLL_INTERVAL")
+				}
 				pl.p.Hurry()
 				clock.Settled(t, wait)
 				polls++
@@ -242,5 +286,89 @@ func TestPollCallsPerHour(t *testing.T) {
 			}
 			t.Logf("%s: %d Graph calls in an hour (POLL_INTERVAL 15s)", tt.name, polls)
 		})
+	}
+}
+
+// TestPollPacesEveryPageOfConversations polls more conversations than one
+// page of Graph's answer holds, with the Conversations API's limit of 2
+// calls a second on and the shared pacer at the default SEND_RATE, far
+// above it: every page waits its turn, so none is refused with 613 (which
+// would pause polling for 15 minutes). It runs on the system clock, as the
+// fake Graph's limit does.
+func TestPollPacesEveryPageOfConversations(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	g.LimitConversations(2)
+	start := time.Now().Truncate(time.Second)
+	for i := range 60 { // three pages of 25
+		g.AddIncoming(fmt.Sprintf("7391%012d", i), "Someone", graphtest.Incoming{MID: fmt.Sprintf("m_%02d", i), Text: "hi", At: start.Add(time.Duration(i-60) * time.Minute)})
+	}
+	store, err := receive.OpenStore(filepath.Join(t.TempDir(), "received.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	<-store.Wake() // OpenStore's
+	c, err := graph.New(graph.Config{BaseURL: g.URL, PageToken: pageToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := receive.NewPoller(receive.PollConfig{Graph: c, Store: store, PageID: pageID, Interval: time.Hour,
+		Pacer: pacer.New(20), Log: zerolog.Nop()})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-store.Wake():
+	case <-time.After(wait):
+		t.Fatalf("the first poll stored nothing; Graph refused %d calls", g.RefusedConversationCalls())
+	}
+	if got := len(pending(t, store)); got != 60 {
+		t.Errorf("took %d messages, want the 60 of three pages", got)
+	}
+	if n := g.RefusedConversationCalls(); n != 0 {
+		t.Errorf("Graph refused %d calls: a page of conversations did not wait its turn", n)
+	}
+}
+
+// TestPollTakesReactions: a reaction polling sees, to the Page's message or
+// the person's own, becomes one reaction event, once per message, person
+// and reaction, across restarts; a new reaction to the same message is a
+// new event.
+func TestPollTakesReactions(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	start := time.Now().Truncate(time.Second)
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_door", Text: "Doorbell", At: start.Add(-2 * time.Minute), FromPage: true})
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_1", Text: "who is it", At: start.Add(-time.Minute)})
+	path := filepath.Join(t.TempDir(), "received.db")
+	clock := clocktest.New(start)
+	pl := newPoller(t, g, path, clock)
+	if got := pl.taken(); !equal(got, []string{"m_1"}) {
+		t.Fatalf("first poll took %v, want m_1", got)
+	}
+	if !g.AddReaction(alice, "m_door", "love", start.Add(5*time.Second)) {
+		t.Fatal("no m_door to react to")
+	}
+	pl.tick(15 * time.Second)
+	pl.tick(15 * time.Second) // nothing new: the reaction is not taken twice
+	want := []string{"m_1", "reaction:m_door:" + alice + ":love"}
+	if got := pl.taken(); !equal(got, want) {
+		t.Fatalf("took %v, want %v", got, want)
+	}
+	r := pending(t, pl.store)[1]
+	if r.Type != receive.TypeReaction || r.PSID != alice || r.Reaction != "love" || r.ReactedMID != "m_door" ||
+		r.Action != "react" || !r.Timestamp.Equal(start.Add(5*time.Second)) {
+		t.Errorf("reaction event %+v, want alice's love of m_door at the conversation's change", r.Event)
+	}
+	pl.close()
+
+	// After a restart the same reaction is not taken again; alice changing
+	// it to "like", and reacting to her own message, are new.
+	g.AddReaction(alice, "m_door", "like", start.Add(time.Minute))
+	g.AddReaction(alice, "m_1", "smile", start.Add(time.Minute))
+	pl = newPoller(t, g, path, clock)
+	want = append(want, "reaction:m_door:"+alice+":like", "reaction:m_1:"+alice+":smile")
+	if got := pl.taken(); !equal(got, want) {
+		t.Errorf("after a restart took %v, want %v", got, want)
 	}
 }

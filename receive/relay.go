@@ -122,7 +122,7 @@ func (r *Relay) drain(ctx context.Context) bool {
 		// again after the restart.
 		pubCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		stop := context.AfterFunc(ctx, func() { time.AfterFunc(relayDrain, cancel) })
-		err := r.relay(pubCtx, p)
+		person, err := r.relay(pubCtx, p)
 		stop()
 		cancel()
 		if err != nil {
@@ -131,7 +131,12 @@ func (r *Relay) drain(ctx context.Context) bool {
 			}
 			return false
 		}
-		if err := r.cfg.Store.Done(p.Seq); err != nil {
+		if person != "" {
+			err = r.cfg.Store.Published(p.Seq, person, p.Timestamp)
+		} else {
+			err = r.cfg.Store.Done(p.Seq)
+		}
+		if err != nil {
 			r.cfg.Log.Error().Err(err).Str("mid", p.MID).Msg("cannot forget a published message; it may be published again after a restart")
 		}
 	}
@@ -139,27 +144,28 @@ func (r *Relay) drain(ctx context.Context) bool {
 }
 
 // relay publishes one event where it belongs; a nil error means the event
-// is done with, published or deliberately dropped.
-func (r *Relay) relay(ctx context.Context, p Pending) error {
+// is done with, published or deliberately dropped, and name is the person
+// whose event was published, whose window it opened.
+func (r *Relay) relay(ctx context.Context, p Pending) (name string, err error) {
 	if p.PSID == r.cfg.PageID && p.PSID != "" {
-		return nil // the Page's own message: never an event
+		return "", nil // the Page's own message: never an event
 	}
 	person, found := r.cfg.Household.ByPSID(p.PSID)
 	if !found {
-		return r.unknownSender(ctx, p.Event)
+		return "", r.unknownSender(ctx, p.Event)
 	}
 	payload, err := json.Marshal(r.received(person.Name, p.Event))
 	if err != nil {
-		return nil // plain strings and a time always marshal
+		return "", nil // plain strings and a time always marshal
 	}
 	if err := r.cfg.Publisher.PublishAcked(ctx, r.cfg.Topics.Received(person.Name), payload); err != nil {
-		return err
+		return "", err
 	}
 	r.cfg.Log.Info().Str("recipient", person.Name).Str("event_type", p.Type).Msg("received from the household")
 	if r.cfg.Opener != nil {
 		r.cfg.Opener.Received(person.Name, p.Timestamp)
 	}
-	return nil
+	return person.Name, nil
 }
 
 // Received is the JSON on <base>/received/<name> (SPEC §6).

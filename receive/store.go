@@ -13,12 +13,14 @@ import (
 
 // Store is the received side's durable state, a bbolt file in DATA_DIR:
 // events waiting for the broker, the MIDs already taken in (so each is
-// published once), the pollers' cursors, and the quick replies last sent
-// to each person (so a tapped title read by polling maps back to its
-// payload). It is safe for concurrent use.
+// published once), the pollers' cursors, the quick replies last sent to
+// each person (so a tapped title read by polling maps back to its
+// payload), and when each person last wrote (so their window is known
+// after a restart, before they write again). It is safe for concurrent
+// use.
 //
-// Format version 1 (the "meta" bucket's "format" key); a later version
-// migrates from it step by step, as package outbox does.
+// Format version 2 (the "meta" bucket's "format" key); an older file is
+// migrated step by step when opened, as package outbox does.
 type Store struct {
 	db   *bolt.DB
 	wake chan struct{} // holds a token while events may be pending
@@ -28,7 +30,14 @@ type Store struct {
 }
 
 // formatVersion is the layout this code writes.
-const formatVersion = 1
+const formatVersion = 2
+
+// migrations[v] moves a file from format v to v+1, inside OpenStore's
+// transaction, after the buckets of the current format exist.
+var migrations = map[uint64]func(tx *bolt.Tx) error{
+	// Version 2 only adds the "wrote" bucket, empty until people write.
+	1: func(*bolt.Tx) error { return nil },
+}
 
 // DefaultSeenMax is how many MIDs the Store remembers: far more than any
 // poll rereads (Graph details the 20 newest messages of a conversation) or
@@ -42,9 +51,10 @@ var (
 	seenSeqBucket  = []byte("seen_seq") // seq (big-endian) → MID, for pruning the oldest
 	cursorsBucket  = []byte("cursors")  // key → value
 	repliesBucket  = []byte("replies")  // person → QuickReplies JSON
+	wroteBucket    = []byte("wrote")    // person → when they last wrote, RFC 3339
 	formatKey      = []byte("format")
 	seenCountKey   = []byte("seen_count") // entries in seen_seq
-	allBuckets     = [][]byte{metaBucket, pendingBucket, seenBucket, seenSeqBucket, cursorsBucket, repliesBucket}
+	allBuckets     = [][]byte{metaBucket, pendingBucket, seenBucket, seenSeqBucket, cursorsBucket, repliesBucket, wroteBucket}
 	errWrongFormat = errors.New("written by a newer messenger-bridge")
 )
 
@@ -69,7 +79,17 @@ func OpenStore(path string) (*Store, error) {
 		case btoi(v) > formatVersion:
 			return fmt.Errorf("format %d: %w", btoi(v), errWrongFormat)
 		}
-		return nil
+		version := btoi(meta.Get(formatKey))
+		for ; version < formatVersion; version++ {
+			migrate, ok := migrations[version]
+			if !ok {
+				return fmt.Errorf("format %d: no such format; move the file away to start empty", version)
+			}
+			if err := migrate(tx); err != nil {
+				return fmt.Errorf("upgrade from format %d to %d: %w", version, version+1, err)
+			}
+		}
+		return meta.Put(formatKey, itob(formatVersion))
 	})
 	if err != nil {
 		db.Close()
@@ -208,6 +228,38 @@ func (s *Store) Done(seqs ...uint64) error {
 		}
 		return nil
 	})
+}
+
+// Published forgets the pending event seq, as Done does, and records in
+// the same transaction that person wrote at at, unless a later time is
+// recorded already: the broker has the event, and the person's window is
+// open from at.
+func (s *Store) Published(seq uint64, person string, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(pendingBucket).Delete(itob(seq)); err != nil {
+			return err
+		}
+		wrote := tx.Bucket(wroteBucket)
+		if last, err := time.Parse(time.RFC3339Nano, string(wrote.Get([]byte(person)))); err == nil && !at.After(last) {
+			return nil
+		}
+		return wrote.Put([]byte(person), []byte(at.UTC().Format(time.RFC3339Nano)))
+	})
+}
+
+// LastWrote returns when each person last wrote, as Published recorded
+// it.
+func (s *Store) LastWrote() (map[string]time.Time, error) {
+	out := make(map[string]time.Time)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(wroteBucket).ForEach(func(k, v []byte) error {
+			if at, err := time.Parse(time.RFC3339Nano, string(v)); err == nil {
+				out[string(k)] = at
+			}
+			return nil
+		})
+	})
+	return out, err
 }
 
 // Wake returns a channel that holds a value whenever events may be

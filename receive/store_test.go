@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openStore(t *testing.T, path string) *Store {
@@ -101,5 +103,69 @@ func TestStoreCursorsAndQuickReplies(t *testing.T) {
 	}
 	if _, ok, _ := s.LastQuickReplies("bob"); ok {
 		t.Error("bob has quick replies he was never sent")
+	}
+}
+
+// Published forgets the event and records when its person wrote, the later
+// time winning, across a restart.
+func TestStoreRemembersWhenEachPersonWrote(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "received.db")
+	s := openStore(t, path)
+	at := time.Date(2026, 11, 24, 7, 0, 12, 0, time.UTC)
+	if _, err := s.Add(Event{MID: "m_1", PSID: "1", Type: TypeMessage, Timestamp: at},
+		Event{MID: "m_0", PSID: "1", Type: TypeMessage, Timestamp: at.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Pending()
+	for _, e := range p { // out of order, as webhooks may come
+		if err := s.Published(e.Seq, "alice", e.Timestamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s = openStore(t, path)
+	if p, err := s.Pending(); err != nil || len(p) != 0 {
+		t.Errorf("Pending after Published = %+v, %v; want none", p, err)
+	}
+	wrote, err := s.LastWrote()
+	if err != nil || len(wrote) != 1 || !wrote["alice"].Equal(at) {
+		t.Errorf("LastWrote = %v, %v; want alice at %v, the later of the two", wrote, err, at)
+	}
+}
+
+// A format 1 file, written before the Store remembered when people wrote,
+// opens as format 2 with what it held.
+func TestStoreMigratesFormat1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "received.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{metaBucket, pendingBucket, seenBucket, seenSeqBucket, cursorsBucket, repliesBucket} {
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(cursorsBucket).Put([]byte("poll/t_1"), []byte("2026-11-24T07:00:12Z")); err != nil {
+			return err
+		}
+		return tx.Bucket(metaBucket).Put(formatKey, itob(1))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, path)
+	if c, err := s.Cursor("poll/t_1"); err != nil || c != "2026-11-24T07:00:12Z" {
+		t.Errorf("cursor after the upgrade = %q, %v", c, err)
+	}
+	if err := s.Published(1, "alice", time.Now()); err != nil {
+		t.Errorf("Published after the upgrade: %v", err)
+	}
+	var version uint64
+	s.db.View(func(tx *bolt.Tx) error { version = btoi(tx.Bucket(metaBucket).Get(formatKey)); return nil })
+	if version != formatVersion || formatVersion != 2 {
+		t.Errorf("format %d after the upgrade, want 2", version)
 	}
 }

@@ -84,6 +84,9 @@ func New(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts ...Op
 	}
 	s.metrics = metrics.New(recipientNames(cfg))
 	s.people = reach.New(nil)
+	if s.heard != nil {
+		rememberWindows(cfg, s.heard, s.people, log)
+	}
 	var asks *receive.Asks
 	if s.heard != nil {
 		asks = &receive.Asks{Store: s.heard, Log: log}
@@ -174,6 +177,22 @@ func (s *Service) Received() *receive.Store { return s.heard }
 // Reach returns what the service knows of people's windows, for tests to
 // observe.
 func (s *Service) Reach() *reach.Tracker { return s.people }
+
+// rememberWindows tells people when each configured person last wrote, as
+// heard recorded it before the restart: with RECEIVE=webhook nothing else
+// would say so until they write again, and <base>/person/<name> and the
+// keep-alive would not know their window is open.
+func rememberWindows(cfg *config.Config, heard *receive.Store, people *reach.Tracker, log zerolog.Logger) {
+	wrote, err := heard.LastWrote()
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot read when each person last wrote; their windows are unknown until they write")
+	}
+	for _, r := range cfg.Recipients {
+		if at, ok := wrote[r.Name]; ok {
+			people.Received(r.Name, at)
+		}
+	}
+}
 
 func recipientNames(cfg *config.Config) []string {
 	names := make([]string, len(cfg.Recipients))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ type running struct {
 	*service.Service
 	stopped chan struct{} // closed when Run returned
 	err     error         // Run's, once stopped is closed
+	stop    func()        // ends Run and waits for it, at most once
 }
 
 // start builds the service for cfg and runs it until the test ends.
@@ -71,7 +73,7 @@ func start(t *testing.T, cfg *config.Config, logs *logtest.Buffer, opts ...servi
 		r.err = s.Run(ctx)
 		close(r.stopped)
 	}()
-	t.Cleanup(func() {
+	r.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case <-r.stopped:
@@ -82,6 +84,7 @@ func start(t *testing.T, cfg *config.Config, logs *logtest.Buffer, opts ...servi
 			t.Logf("service log:\n%s", logs.String())
 		}
 	})
+	t.Cleanup(r.stop)
 	return r
 }
 

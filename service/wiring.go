@@ -74,14 +74,14 @@ func serveWebhook(ctx context.Context, cfg *config.Config, heard *receive.Store,
 
 // newPoller returns the Poller of RECEIVE=poll, which tells people when
 // each person last wrote. With the page's id unknown (Graph was away at
-// start) the Page's own messages cannot be told apart; the Relay then sees
-// them as from a PSID outside RECIPIENTS, never as events.
+// start) the Poller asks Graph for it before it polls.
 func newPoller(cfg *config.Config, g *graph.Client, pace receive.Pacer, heard *receive.Store, pageID string, people *reach.Tracker, log zerolog.Logger) *receive.Poller {
-	if pageID == "" {
-		log.Warn().Msg("the page's id is not known: polling cannot tell the Page's own messages apart until a restart with Graph reachable")
-	}
 	return receive.NewPoller(receive.PollConfig{
 		Graph: g, Pacer: pace, Store: heard, PageID: pageID, Interval: cfg.PollInterval, Log: log,
+		FindPageID: func(ctx context.Context) (string, error) {
+			page, err := g.Page(ctx)
+			return page.ID, err
+		},
 		LastWrote: func(psid string, at time.Time) {
 			if r, ok := cfg.Household.ByPSID(psid); ok {
 				people.Received(r.Name, at)

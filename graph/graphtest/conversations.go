@@ -7,15 +7,26 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // The Conversations API as the bridge polls it: GET /{page}/conversations
 // with fields=updated_time,participants,messages.limit(N){id,message,from,
-// created_time,attachments}. Only the 20 newest messages of a conversation
-// have details ("Conversations API", Messenger Platform); a quick-reply tap
-// shows there as a message holding the tapped title. The API allows 2 calls
-// a second per Page; every answer carries X-Business-Use-Case-Usage.
+// created_time,attachments,reactions}. Only the 20 newest messages of a
+// conversation have details ("Conversations API", Messenger Platform); a
+// quick-reply tap shows there as a message holding the tapped title. The
+// API allows 2 calls a second per Page; every answer carries
+// X-Business-Use-Case-Usage.
+//
+// A message's reactions are ASSUMED to be shaped
+// {"reactions":{"data":[{"reaction":"love","users":[{"id":"<psid>"}]}]}},
+// one item per reaction with the people who gave it, and a reaction is
+// assumed to make the conversation's latest change (updated_time): Meta's
+// documentation describes reactions only as webhook events
+// (message_reactions: reaction, emoji, action, mid), not as a field of the
+// Conversations API's messages. They appear only when the fields ask for
+// them, as every field of Graph's answers does.
 
 // graphTime is the layout of Graph's timestamps, e.g. 2026-11-24T07:00:12+0000.
 const graphTime = "2006-01-02T15:04:05-0700"
@@ -32,6 +43,8 @@ type Incoming struct {
 	FromPage bool
 	// ImageURL, when set, makes it carry a picture.
 	ImageURL string
+
+	reaction string // the person's reaction to it, as AddReaction gave it
 }
 
 // AddIncoming adds m to the conversation with psid (called name), made if
@@ -55,6 +68,33 @@ func (s *Server) AddIncoming(psid, name string, m Incoming) {
 	if !m.FromPage {
 		s.AddUser(psid)
 	}
+}
+
+// AddReaction makes the person psid react with reaction ("love", "like",
+// …) to the message mid of their conversation, theirs or the Page's, at at,
+// which becomes the conversation's latest change; it replaces the person's
+// earlier reaction to it, as Messenger keeps one a person. It reports
+// whether the conversation holds mid.
+func (s *Server) AddReaction(psid, mid, reaction string, at time.Time) bool {
+	found := false
+	s.locked(func(st *setup) {
+		i := slices.IndexFunc(st.conversations, func(c conversation) bool { return c.psid == psid })
+		if i < 0 {
+			return
+		}
+		c := &st.conversations[i]
+		j := slices.IndexFunc(c.messages, func(m Incoming) bool { return m.MID == mid })
+		if j < 0 {
+			return
+		}
+		found = true
+		c.messages[j].reaction = reaction
+		if at.After(c.updated) {
+			c.updated = at
+		}
+		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
+	})
+	return found
 }
 
 // LimitConversations makes /conversations answer code 613 to a call that
@@ -119,25 +159,27 @@ func (s *Server) meter(w http.ResponseWriter) (Fault, bool) {
 	return f, refused
 }
 
-// messagesField reads whether fields asks for messages, and their limit:
-// "updated_time,messages.limit(5){id,message}".
-func messagesField(fields string) (bool, int) {
+// messagesField reads whether fields asks for messages, their limit, and
+// whether for their reactions:
+// "updated_time,messages.limit(5){id,message,reactions}".
+func messagesField(fields string) (asked bool, limit int, reactions bool) {
 	m := messagesLimit.FindStringSubmatch(fields)
 	if m == nil {
-		return false, 0
+		return false, 0, false
 	}
-	limit := 25
+	limit = 25
 	if m[1] != "" {
 		limit, _ = strconv.Atoi(m[1])
 	}
-	return true, limit
+	return true, limit, slices.Contains(strings.Split(m[2], ","), "reactions")
 }
 
-var messagesLimit = regexp.MustCompile(`(?:^|,)messages(?:\.limit\((\d+)\))?`)
+var messagesLimit = regexp.MustCompile(`(?:^|,)messages(?:\.limit\((\d+)\))?(?:\{([^}]*)\})?`)
 
 // threadMessages is a conversation's "messages" edge: the newest first, at
-// most limit, and of those only the 20 newest with details.
-func threadMessages(c conversation, pageID, pageName string, limit int) map[string]any {
+// most limit, and of those only the 20 newest with details, their
+// reactions too when withReactions.
+func threadMessages(c conversation, pageID, pageName string, limit int, withReactions bool) map[string]any {
 	var data []map[string]any
 	for i := len(c.messages) - 1; i >= 0 && len(data) < limit; i-- {
 		m := c.messages[i]
@@ -152,6 +194,11 @@ func threadMessages(c conversation, pageID, pageName string, limit int) map[stri
 				item["attachments"] = map[string]any{"data": []map[string]any{{
 					"id": fmt.Sprintf("att_%s", m.MID), "mime_type": "image/jpeg",
 					"image_data": map[string]any{"url": m.ImageURL, "width": 640, "height": 480},
+				}}}
+			}
+			if withReactions && m.reaction != "" {
+				item["reactions"] = map[string]any{"data": []map[string]any{{
+					"reaction": m.reaction, "users": []map[string]string{{"id": c.psid}},
 				}}}
 			}
 		}

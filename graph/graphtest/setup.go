@@ -237,7 +237,7 @@ func (s *Server) serveConversations(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	pageID, pageName := s.pageID, s.pageName
 	s.mu.Unlock()
-	withMessages, limit := messagesField(c.params["fields"])
+	withMessages, limit, withReactions := messagesField(c.params["fields"])
 	var threads []map[string]any
 	if p := c.params["platform"]; p == "" || p == "messenger" {
 		s.locked(func(st *setup) {
@@ -254,7 +254,7 @@ func (s *Server) serveConversations(w http.ResponseWriter, r *http.Request) {
 					"id":           "t_" + conv.psid,
 				}
 				if withMessages {
-					thread["messages"] = threadMessages(conv, pageID, pageName, limit)
+					thread["messages"] = threadMessages(conv, pageID, pageName, limit, withReactions)
 				}
 				threads = append(threads, thread)
 			}
