@@ -73,6 +73,12 @@ type PollConfig struct {
 	// LastWrote, when set, is told at the first poll when each person last
 	// wrote, so that their window is known from the start.
 	LastWrote func(psid string, at time.Time)
+	// Since is when the bridge began to receive (Store.Since). Messages
+	// and reactions from before it are history: they tell LastWrote when a
+	// person wrote, but are not taken in, so that the first poll after the
+	// bridge is set up does not replay old answers (an "Open" tapped last
+	// week) into Home Assistant's automations. The zero time takes in all.
+	Since time.Time
 	// Pacer, when set, is waited on before each call, each page of
 	// conversations included.
 	Pacer Pacer
@@ -211,7 +217,7 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		}
 		for _, m := range t.Messages {
 			events = append(events, p.reactions(t, m)...)
-			if m.FromID == "" || m.FromID == p.cfg.PageID {
+			if m.FromID == "" || m.FromID == p.cfg.PageID || p.history(m.Created) {
 				continue
 			}
 			e := Event{MID: m.ID, PSID: m.FromID, Name: m.FromName, Type: TypeMessage, Text: m.Text, Timestamp: m.Created.UTC()}
@@ -258,7 +264,7 @@ func (p *Poller) reactions(t graph.Thread, m graph.ThreadMessage) []Event {
 	}
 	var events []Event
 	for _, r := range m.Reactions {
-		if r.By == p.cfg.PageID {
+		if r.By == p.cfg.PageID || p.history(at) {
 			continue
 		}
 		events = append(events, Event{MID: "reaction:" + m.ID + ":" + r.By + ":" + r.Reaction, PSID: r.By,
@@ -266,6 +272,12 @@ func (p *Poller) reactions(t graph.Thread, m graph.ThreadMessage) []Event {
 			Timestamp: at.UTC()})
 	}
 	return events
+}
+
+// history reports whether something Graph stamps at came before the bridge
+// began to receive. Graph's times have whole seconds.
+func (p *Poller) history(at time.Time) bool {
+	return at.Before(p.cfg.Since.Truncate(time.Second))
 }
 
 // turn waits for the Pacer, when there is one, before a Graph call.

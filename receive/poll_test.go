@@ -372,3 +372,31 @@ func TestPollTakesReactions(t *testing.T) {
 		t.Errorf("after a restart took %v, want %v", got, want)
 	}
 }
+
+// TestPollSkipsHistory checks that what people wrote before the bridge
+// began to receive is not taken in, so no old answer reaches Home
+// Assistant's automations, yet still tells when each person last wrote;
+// what they write after is taken in.
+func TestPollSkipsHistory(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	since := time.Now().Truncate(time.Second)
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_old", Text: "Open", At: since.Add(-time.Hour)})
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_page", Text: "Door opened", At: since.Add(-time.Hour + time.Minute), FromPage: true})
+	pl := newPollerWith(t, g, filepath.Join(t.TempDir(), "received.db"), clocktest.New(since), func(c *receive.PollConfig, _ *graph.Client) {
+		c.Since = since
+	})
+	if got := pl.taken(); len(got) != 0 {
+		t.Errorf("took %v at the first poll, want nothing: it was written before the bridge began", got)
+	}
+	pl.mu.Lock()
+	wrote := pl.wrote[alice]
+	pl.mu.Unlock()
+	if !wrote.Equal(since.Add(-time.Hour)) {
+		t.Errorf("alice last wrote %v, want %v: history still tells", wrote, since.Add(-time.Hour))
+	}
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_new", Text: "hi", At: since})
+	pl.tick(15 * time.Second)
+	if got := pl.taken(); !equal(got, []string{"m_new"}) {
+		t.Errorf("took %v after alice wrote, want [m_new]", got)
+	}
+}

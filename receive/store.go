@@ -53,6 +53,7 @@ var (
 	repliesBucket  = []byte("replies")  // person → QuickReplies JSON
 	wroteBucket    = []byte("wrote")    // person → when they last wrote, RFC 3339
 	formatKey      = []byte("format")
+	sinceKey       = []byte("since")      // in meta: when the file was made, Unix nanoseconds
 	seenCountKey   = []byte("seen_count") // entries in seen_seq
 	allBuckets     = [][]byte{metaBucket, pendingBucket, seenBucket, seenSeqBucket, cursorsBucket, repliesBucket, wroteBucket}
 	errWrongFormat = errors.New("written by a newer messenger-bridge")
@@ -75,6 +76,9 @@ func OpenStore(path string) (*Store, error) {
 		meta := tx.Bucket(metaBucket)
 		switch v := meta.Get(formatKey); {
 		case v == nil:
+			if err := meta.Put(sinceKey, itob(uint64(time.Now().UnixNano()))); err != nil {
+				return err
+			}
 			return meta.Put(formatKey, itob(formatVersion))
 		case btoi(v) > formatVersion:
 			return fmt.Errorf("format %d: %w", btoi(v), errWrongFormat)
@@ -98,6 +102,20 @@ func OpenStore(path string) (*Store, error) {
 	s := &Store{db: db, wake: make(chan struct{}, 1), max: DefaultSeenMax}
 	s.signal()
 	return s, nil
+}
+
+// Since returns when the store was made: when the bridge began to
+// receive. It is the zero time for a store made before messenger-bridge
+// recorded it, which has taken in what came before already.
+func (s *Store) Since() (time.Time, error) {
+	var since time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(metaBucket).Get(sinceKey); len(v) == 8 {
+			since = time.Unix(0, int64(btoi(v)))
+		}
+		return nil
+	})
+	return since, err
 }
 
 // Close closes the file.

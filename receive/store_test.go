@@ -163,9 +163,28 @@ func TestStoreMigratesFormat1(t *testing.T) {
 	if err := s.Published(1, "alice", time.Now()); err != nil {
 		t.Errorf("Published after the upgrade: %v", err)
 	}
+	if since, err := s.Since(); err != nil || !since.IsZero() {
+		t.Errorf("Since() of a store made before it was recorded = %v, %v; want the zero time: all it reads is new", since, err)
+	}
 	var version uint64
 	s.db.View(func(tx *bolt.Tx) error { version = btoi(tx.Bucket(metaBucket).Get(formatKey)); return nil })
 	if version != formatVersion || formatVersion != 2 {
 		t.Errorf("format %d after the upgrade, want 2", version)
+	}
+}
+
+// TestStoreSince checks that a new store records when it was made, and
+// keeps that time across a reopening.
+func TestStoreSince(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "received.db")
+	before := time.Now()
+	s := openStore(t, path)
+	since, err := s.Since()
+	if err != nil || since.Before(before) || since.After(time.Now()) {
+		t.Fatalf("Since() = %v, %v; want between %v and now", since, err, before)
+	}
+	s.Close()
+	if again, err := openStore(t, path).Since(); err != nil || !again.Equal(since) {
+		t.Errorf("Since() after reopening = %v, %v; want %v", again, err, since)
 	}
 }

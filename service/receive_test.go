@@ -68,7 +68,7 @@ func TestWebhookWindowSurvivesARestart(t *testing.T) {
 	watcher := broker.Connect(t)
 	received := watcher.Subscribe("messenger/received/alice")
 	first := startListening(t, cfg)
-	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	at := time.Now().Add(time.Minute).Truncate(time.Second) // after receiving began: not history
 	d := graphtest.NewWebhookDriver(t, "http://"+addr+"/webhook", appSecret)
 	if status := d.Send(graphtest.Text(alicePSID, "m_1", "hi", at)); status != 200 {
 		t.Fatalf("webhook answered %d", status)
@@ -104,7 +104,7 @@ func TestSwitchingPollAndWebhookPublishesEachMIDOnce(t *testing.T) {
 		}
 		return r.MID
 	}
-	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	at := time.Now().Add(time.Minute).Truncate(time.Second) // after receiving began: not history
 	pollEnv := map[string]string{"RECEIVE": "poll", "POLL_INTERVAL": "1h", "DATA_DIR": dataDir, "WINDOW_KEEPALIVE": "0"}
 	var logs logtest.Buffer
 

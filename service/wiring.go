@@ -73,11 +73,17 @@ func serveWebhook(ctx context.Context, cfg *config.Config, heard *receive.Store,
 }
 
 // newPoller returns the Poller of RECEIVE=poll, which tells people when
-// each person last wrote. With the page's id unknown (Graph was away at
+// each person last wrote, and takes in only what came since receiving
+// began. With the page's id unknown (Graph was away at
 // start) the Poller asks Graph for it before it polls.
 func newPoller(cfg *config.Config, g *graph.Client, pace receive.Pacer, heard *receive.Store, pageID string, people *reach.Tracker, log zerolog.Logger) *receive.Poller {
+	since, err := heard.Since()
+	if err != nil {
+		since = time.Now() // rather no history than old answers replayed
+		log.Warn().Err(err).Msg("cannot read when receiving began; messages already in the conversations are taken for history")
+	}
 	return receive.NewPoller(receive.PollConfig{
-		Graph: g, Pacer: pace, Store: heard, PageID: pageID, Interval: cfg.PollInterval, Log: log,
+		Graph: g, Pacer: pace, Store: heard, PageID: pageID, Interval: cfg.PollInterval, Log: log, Since: since,
 		FindPageID: func(ctx context.Context) (string, error) {
 			page, err := g.Page(ctx)
 			return page.ID, err

@@ -123,14 +123,16 @@ func TestWebhookAcrossKillAndBrokerOutage(t *testing.T) {
 }
 
 // TestPollAcrossKill runs the bridge binary with RECEIVE=poll: its first
-// poll publishes what the person wrote; killed with SIGKILL, and started
+// poll publishes what the person wrote since the bridge began to receive,
+// and not what came before (history); killed with SIGKILL, and started
 // again after two more messages came, it publishes those two, in order, and
 // nothing before them again but the one the kill may have caught.
 func TestPollAcrossKill(t *testing.T) {
 	broker := mqtttest.Start(t)
 	g := graphtest.NewServer(t, crashToken)
 	p := crashPeople[0]
-	start := time.Now().Add(-time.Hour)
+	g.AddIncoming(p.psid, "Alice", graphtest.Incoming{MID: "m_old", Text: "Open", At: time.Now().Add(-time.Hour)})
+	start := time.Now().Add(time.Minute) // Graph's clock a little ahead: written after the bridge began
 	for i := range 3 {
 		g.AddIncoming(p.psid, "Alice", graphtest.Incoming{MID: fmt.Sprintf("m_%d", i), Text: "x", At: start.Add(time.Duration(i) * time.Minute)})
 	}
@@ -153,7 +155,7 @@ func TestPollAcrossKill(t *testing.T) {
 	first := startBridge(t, env)
 	for i := range 3 {
 		if mid := next(); mid != fmt.Sprintf("m_%d", i) {
-			t.Fatalf("first run: got %s, want m_%d", mid, i)
+			t.Fatalf("first run: got %s, want m_%d (and never m_old, written before the bridge began)", mid, i)
 		}
 	}
 	first.kill(t)
