@@ -23,6 +23,9 @@ type Deferred struct {
 	// Abandoned is the note the job's result carries if the bridge stops
 	// before Ready is closed while some of the job went out already.
 	Abandoned string
+	// Slow, when set, reports whether what the job waits for has been
+	// slow by now: only such jobs count against MaxWaitingPictures.
+	Slow func(now time.Time) bool
 	// Expired, when set, returns the note the job's result carries if
 	// MESSAGE_TTL (ttl) has run out by the time Ready is closed while some of
 	// the job went out already: the job is then reported sent, with what
@@ -138,7 +141,7 @@ func (w *worker) setAside(j *Job, aside bool) {
 // wait already: what went of it is reported sent, with a note saying why
 // the rest did not go; a job of which nothing went fails, retryable.
 func (d *Dispatcher) giveUp(j *Job, later *Deferred, waiting int, log zerolog.Logger) {
-	why := fmt.Sprintf("%d earlier messages to this person were waiting for their pictures already, the most that may (delivery.MaxWaitingPictures)", waiting)
+	why := fmt.Sprintf("%d earlier messages to this person were waiting for pictures slow to come already, the most that may (delivery.MaxWaitingPictures)", waiting)
 	if len(j.MessageIDs) > 0 {
 		j.Note = later.What + " was not sent: " + why
 		d.sent(j, log)
@@ -164,10 +167,30 @@ func (d *Dispatcher) abandon(w *worker, log zerolog.Logger) {
 }
 
 // MaxWaitingPictures is how many of one person's messages may wait at once,
-// set aside, for their attachment to be fetched. Each holds its whole
-// message (up to 256 KiB) for up to AttachmentRetry, so the limit bounds
-// what a person's offline camera can keep in memory. The attachment of a
-// message beyond it is given up at once: what went of the message is
+// set aside, for an attachment that is slow to come (fetched for
+// slowPicture or more: its source is away or failing). Each holds its
+// whole message (up to 256 KiB) for up to AttachmentRetry, so the limit
+// bounds what a person's offline camera can keep in memory. The attachment
+// of a message beyond it is given up at once: what went of the message is
 // reported sent, with a note saying why the attachment did not go, and a
-// message with nothing else fails, retryable.
+// message with nothing else fails, retryable. Pictures merely on their way
+// (a burst of snapshots being uploaded) do not count, and are never given
+// up.
 const MaxWaitingPictures = 8
+
+// slowPicture is how long an attachment may take to be fetched and uploaded
+// before it counts as slow: far longer than a picture from a camera on the
+// home network and its upload take.
+const slowPicture = 5 * time.Second
+
+// slowAside returns how many of the jobs set aside wait for something slow
+// by now.
+func (w *worker) slowAside(now time.Time) int {
+	n := 0
+	for _, j := range w.aside {
+		if j.later.Slow != nil && j.later.Slow(now) {
+			n++
+		}
+	}
+	return n
+}

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -143,11 +144,12 @@ func TestPictureOutlivesTTL(t *testing.T) {
 	}
 }
 
-// TestAsideBounded queues one message with a picture more than may wait for
-// their pictures at once, then an alarm and a picture alone: the one over
-// the limit is sent at once with a note saying its picture was given up and
-// why, the alarm goes right after, the picture alone fails as retryable, and
-// the others are reported once their pictures' retries end.
+// TestAsideBounded queues as many messages with a picture from a refusing
+// camera as may wait for pictures slow to come, and once they are slow one
+// more, then an alarm and a picture alone: the one over the limit is sent at
+// once with a note saying its picture was given up and why, the alarm goes
+// right after, the picture alone fails as retryable, and the others are
+// reported once their pictures' retries end.
 func TestAsideBounded(t *testing.T) {
 	c := clocktest.New(time.Now())
 	r, refused := refusedRig(t, c, delivery.Options{})
@@ -156,16 +158,20 @@ func TestAsideBounded(t *testing.T) {
 		msgs = append(msgs, message.Message{ID: id, Text: id, Attachment: &message.Attachment{URL: refused}})
 	}
 	over := msgs[len(msgs)-1].ID
-	r.addMessages(time.Now(), "alice", msgs...)
+	r.addMessages(time.Now(), "alice", msgs[:len(msgs)-1]...)
+	r.run()
+	r.received(delivery.MaxWaitingPictures)       // their texts went; their pictures wait
+	waitTimers(t, c, delivery.MaxWaitingPictures) // each picture's fetch was refused, and waits to try again
+	c.Advance(5 * time.Second)                    // now they are slow to come
+	r.addMessages(time.Now(), "alice", msgs[len(msgs)-1])
 	r.add(time.Now(), "alice", "alarm")
 	r.addMessages(time.Now(), "alice", message.Message{ID: "snap", Attachment: &message.Attachment{URL: refused}})
-	r.run()
-	// Nothing moves the clock: the pictures' retries cannot end before these.
+	// The clock does not move again: the pictures' retries cannot end before these.
 	res := r.next().result
 	if res.ID != over || res.Status != delivery.Sent || len(res.MessageIDs) != 1 {
 		t.Fatalf("first result %+v, want %s sent with its text's id", res, over)
 	}
-	for _, want := range []string{"front.jpg was not sent", "8 earlier messages", "waiting for their pictures"} {
+	for _, want := range []string{"front.jpg was not sent", "8 earlier messages", "waiting for pictures slow to come"} {
 		if !strings.Contains(res.Note, want) {
 			t.Errorf("note %q, want it to say %q", res.Note, want)
 		}
@@ -187,6 +193,49 @@ func TestAsideBounded(t *testing.T) {
 	for _, id := range want[:delivery.MaxWaitingPictures] {
 		if res := r.next().result; res.ID != id || res.Status != delivery.Sent || !strings.Contains(res.Note, "could not be fetched") {
 			t.Fatalf("result %+v, want %s sent with the note that its picture could not be fetched", res, id)
+		}
+	}
+}
+
+// TestPicturesOnTheirWayAreNeverGivenUp queues more messages with a picture
+// than MaxWaitingPictures while their camera is merely taking its time, as
+// a burst of snapshots does: none counts as slow, so no picture is given
+// up, and once the camera answers every picture reaches Graph.
+func TestPicturesOnTheirWayAreNeverGivenUp(t *testing.T) {
+	const n = delivery.MaxWaitingPictures + 4
+	c := clocktest.New(time.Now())
+	release := make(chan struct{})
+	camera := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write([]byte("\xff\xd8\xff\xe0 a snapshot"))
+	}))
+	t.Cleanup(camera.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	fetch, err := media.NewFetcher(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigSender(t, delivery.Options{Clock: c}, func(g *graph.Client) delivery.Sender {
+		return delivery.NewMessenger(g, fetch, 0, delivery.WithClock(c))
+	})
+	var msgs []message.Message
+	for i, id := range numbered("snap", n) {
+		msgs = append(msgs, message.Message{ID: id, Text: id, Attachment: &message.Attachment{URL: fmt.Sprintf("%s/%d.jpg", camera.URL, i)}})
+	}
+	r.addMessages(time.Now(), "alice", msgs...)
+	r.run()
+	r.received(n) // every text, at once
+	close(release)
+	for _, id := range numbered("snap", n) {
+		if res := r.next().result; res.ID != id || res.Status != delivery.Sent || res.Note != "" || len(res.MessageIDs) != 2 {
+			t.Fatalf("result %+v, want %s sent whole: its text and its picture", res, id)
 		}
 	}
 }

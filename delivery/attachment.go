@@ -47,6 +47,7 @@ func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, 
 	default:
 		name := attachmentName(*a)
 		return nil, false, &Deferred{Ready: up.done, What: name,
+			Slow:      func(now time.Time) bool { return now.Sub(up.at) >= slowPicture },
 			Abandoned: name + " was not sent: the bridge stopped while fetching it",
 			Expired:   func(ttl time.Duration) string { return expiredNote(name, up, ttl) }}
 	}

@@ -170,7 +170,7 @@ func (o Options) withDefaults() Options {
 // delivered strictly in the order they were enqueued: while one is retried,
 // the others wait. One whose attachment is slow to fetch is set aside, so
 // that the person's later messages go meanwhile; MaxWaitingPictures bounds
-// how many may be. A failure that speaks for
+// how many whose attachment is slow may be. A failure that speaks for
 // Graph as a whole pauses every recipient until a probe gets through.
 type Dispatcher struct {
 	sender Sender
@@ -272,8 +272,8 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 			case finished:
 				w.done(aside)
 			case deferred:
-				if !aside && len(w.aside) >= MaxWaitingPictures {
-					d.giveUp(j, later, len(w.aside), log)
+				if slow := w.slowAside(d.opts.Clock.Now()); !aside && slow >= MaxWaitingPictures {
+					d.giveUp(j, later, slow, log)
 					w.pop()
 					continue
 				}
