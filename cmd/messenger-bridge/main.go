@@ -96,9 +96,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // cost of collecting more often.
 const memoryLimit = 32 << 20
 
+// gcPercent is the collector's GOGC unless the environment sets one: a
+// collection once the heap has grown by twice what was live after the last
+// one, instead of Go's once (100). The bridge's live heap is a few MiB, so
+// this costs a few MiB at most (memoryLimit bounds it in any case), and it
+// halves the collections a burst causes: under load they took about a
+// sixth of the bridge's CPU, and 200 took it from 70–82 to 66 µs per
+// message (messenger-bench, 30,000 messages).
+const gcPercent = 200
+
 func serve(ctx context.Context, stderr io.Writer) int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	cfg, err := config.Load()
 	if err != nil {
