@@ -186,18 +186,11 @@ func TestNewerFormat(t *testing.T) {
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	rewrite(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 99))
 	})
-	if cerr := db.Close(); err != nil || cerr != nil {
-		t.Fatal(err, cerr)
-	}
 	before, _ := os.ReadFile(path)
-	o, err = outbox.Open(path, 10)
+	o, err := outbox.Open(path, 10)
 	if err == nil {
 		o.Close()
 		t.Fatal("Open of a format 99 file succeeded")
@@ -238,11 +231,7 @@ func TestFormat3RecordsAreRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rewrite the file as format 3 left it.
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	rewrite(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("entries"))
 		for _, r := range want {
 			v, err := json.Marshal(v3Record{Batch: r.Batch, Recipient: r.Recipient, PSID: r.PSID, Accepted: r.Accepted, Msg: r.Batch, Size: r.Size})
@@ -255,9 +244,6 @@ func TestFormat3RecordsAreRead(t *testing.T) {
 		}
 		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint64(nil, 3))
 	})
-	if cerr := db.Close(); err != nil || cerr != nil {
-		t.Fatal(err, cerr)
-	}
 
 	o = open(t, path, 10)
 	got, err := o.Pending()
@@ -282,7 +268,7 @@ func TestFormat3RecordsAreRead(t *testing.T) {
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +279,18 @@ func TestFormat3RecordsAreRead(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// rewrite changes the closed outbox file at path in one transaction, as
+// another version of the bridge would have left it.
+func rewrite(t *testing.T, path string, change func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(change)
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
 }

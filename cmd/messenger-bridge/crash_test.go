@@ -158,18 +158,7 @@ func childEnv(t *testing.T, broker *mqtttest.Broker, recipients []string) []stri
 // messages has one, and at most maxRepeatedResults of them two.
 func checkResults(t *testing.T, client *mqtttest.Client, results <-chan mqtttest.Message, total int, withID bool) {
 	t.Helper()
-	// The broker passes on what it acknowledged before the marker first.
-	client.Publish("messenger/result/zz-end", "{}")
-	perTopic := make(map[string]int)
-	perID := make(map[string]int)
-	for m := mqtttest.Next(t, results); m.Topic != "messenger/result/zz-end"; m = mqtttest.Next(t, results) {
-		var r delivery.Result
-		if err := json.Unmarshal(m.Payload, &r); err != nil || r.Status != delivery.Sent {
-			t.Errorf("result on %s: %s, want sent", m.Topic, m.Payload)
-		}
-		perTopic[m.Topic]++
-		perID[r.ID]++
-	}
+	perTopic, perID := sentResults(t, client, results)
 	n := 0
 	for _, c := range perTopic {
 		n += c
@@ -194,6 +183,24 @@ func checkResults(t *testing.T, client *mqtttest.Client, results <-chan mqtttest
 			t.Errorf("%d results for %s, want %d", c, p.name, total/len(crashPeople))
 		}
 	}
+}
+
+// sentResults reads the results published, up to a marker it publishes
+// (the broker passes on what it acknowledged before the marker first), and
+// counts them by topic and by id. Each must say sent.
+func sentResults(t *testing.T, client *mqtttest.Client, results <-chan mqtttest.Message) (perTopic, perID map[string]int) {
+	t.Helper()
+	client.Publish("messenger/result/zz-end", "{}")
+	perTopic, perID = make(map[string]int), make(map[string]int)
+	for m := mqtttest.Next(t, results); m.Topic != "messenger/result/zz-end"; m = mqtttest.Next(t, results) {
+		var r delivery.Result
+		if err := json.Unmarshal(m.Payload, &r); err != nil || r.Status != delivery.Sent {
+			t.Errorf("result on %s: %s, want sent", m.Topic, m.Payload)
+		}
+		perTopic[m.Topic]++
+		perID[r.ID]++
+	}
+	return perTopic, perID
 }
 
 // resumed reports whether before and after, the messages sent before and

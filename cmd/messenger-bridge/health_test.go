@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -60,7 +59,7 @@ func newHealthRigOn(t *testing.T, broker *mqtttest.Broker, connects bool) *healt
 	r.graph = graphtest.NewServer(t, healthSecrets["FB_PAGE_TOKEN"])
 	r.graph.AddUser(healthAlicePSID)
 	r.graph.RequireAppSecret(healthSecrets["FB_APP_SECRET"])
-	addr := healthFreeAddr(t)
+	addr := freeAddr(t)
 	r.base = "http://" + addr
 	env := map[string]string{
 		"FB_GRAPH_URL":   r.graph.URL,
@@ -112,16 +111,6 @@ func newHealthRigOn(t *testing.T, broker *mqtttest.Broker, connects bool) *healt
 	}
 	r.until("the HTTP server answers", func() bool { return r.get(health.LivePath).status == http.StatusOK })
 	return r
-}
-
-func healthFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 type healthAnswer struct {
@@ -352,7 +341,7 @@ func TestHealthCommandWithoutServer(t *testing.T) {
 }
 
 func TestHealthCommand(t *testing.T) {
-	down := healthFreeAddr(t) // nothing listens there
+	down := freeAddr(t) // nothing listens there
 	tests := []struct {
 		name string
 		env  string

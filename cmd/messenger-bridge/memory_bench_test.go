@@ -72,10 +72,10 @@ func measureOutboxMemory(b *testing.B) {
 			"OUTBOX_MAX=" + strconv.Itoa(max(10000, n)), "OUTBOX_MAX_BYTES=" + strconv.Itoa(2*n*(*memSize+10)) + "kB",
 		}
 	}
-	down := "http://" + freePort(b) // nothing listens there: connection refused
+	down := "http://" + freeAddr(b) // nothing listens there: connection refused
 
 	// Outage: everything published waits.
-	addr := freePort(b)
+	addr := freeAddr(b)
 	p := startMeasured(b, env(down, addr))
 	waitEntries(b, addr, p, func(int) bool { return true })
 	samples := p.sample()
@@ -99,7 +99,7 @@ func measureOutboxMemory(b *testing.B) {
 	p.stop(b)
 
 	// Restart: start-up reads what waits.
-	addr = freePort(b)
+	addr = freeAddr(b)
 	p = startMeasured(b, env(down, addr))
 	waitEntries(b, addr, p, func(stored int) bool { return stored == n })
 	samples = p.sample() // VmHWM covers the start-up
@@ -112,7 +112,7 @@ func measureOutboxMemory(b *testing.B) {
 	g := graphtest.NewServer(b, crashToken)
 	g.AddUser(crashPeople[0].psid)
 	g.AddUser(crashPeople[1].psid)
-	addr = freePort(b)
+	addr = freeAddr(b)
 	p = startMeasured(b, env(g.URL, addr))
 	waitEntries(b, addr, p, func(int) bool { return true })
 	samples = p.sample()
@@ -144,7 +144,9 @@ func measureOutboxMemory(b *testing.B) {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-func freePort(b testing.TB) string {
+// freeAddr returns a host:port on loopback nobody listens on just now.
+func freeAddr(b testing.TB) string {
+	b.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -80,15 +79,7 @@ func TestOutageThenThrottling(t *testing.T) {
 		}
 	}
 	bridge.stop(t)
-	client.Publish("messenger/result/zz-end", "{}")
-	perID := make(map[string]int)
-	for m := mqtttest.Next(t, results); m.Topic != "messenger/result/zz-end"; m = mqtttest.Next(t, results) {
-		var r delivery.Result
-		if err := json.Unmarshal(m.Payload, &r); err != nil || r.Status != delivery.Sent {
-			t.Errorf("result on %s: %s, want sent", m.Topic, m.Payload)
-		}
-		perID[r.ID]++
-	}
+	_, perID := sentResults(t, client, results)
 	for _, texts := range published {
 		for _, id := range texts {
 			if perID[id] != 1 {

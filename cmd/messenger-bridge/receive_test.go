@@ -28,7 +28,7 @@ func TestWebhookAcrossKillAndBrokerOutage(t *testing.T) {
 	g := graphtest.NewServer(t, crashToken)
 	p := crashPeople[0]
 	g.AddUser(p.psid)
-	addr := freePort(t)
+	addr := freeAddr(t)
 	env := []string{
 		crashChildEnv + "=1",
 		"FB_PAGE_TOKEN=" + crashToken, "FB_GRAPH_URL=" + g.URL, "FB_APP_SECRET=" + hookSecret,
