@@ -96,7 +96,7 @@ func TestEveryGraphCallCarriesTheAppSecret(t *testing.T) {
 	g := graphtest.NewServer(t, pageToken)
 	g.RequireAppSecret(appSecret)
 	g.SetPage("1122334455", "Our Home")
-	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_hello", Text: "hello bridge", At: time.Now().Add(-time.Minute)})
+	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_hello", Text: "hello bridge", At: time.Now().Add(time.Minute)}) // after receiving began
 	broker := mqtttest.Start(t)
 	cfg := load(t, broker, g, map[string]string{"FB_APP_SECRET": appSecret, "RECEIVE": "poll"})
 	client := broker.Connect(t)
