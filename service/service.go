@@ -28,14 +28,15 @@ import (
 const startupTimeout = 15 * time.Second
 
 // Service is the running messenger-bridge: the bridge between MQTT and
-// Messenger, with the token watch, the keep-alive questions, the health and
-// metrics server, and the poller or webhook of RECEIVE. Make it with New
-// and call Run once.
+// Messenger, with the token watch, the check of the utility template at
+// start, the keep-alive questions, the health and metrics server, and the
+// poller or webhook of RECEIVE. Make it with New and call Run once.
 type Service struct {
 	cfg *config.Config
 	log zerolog.Logger
 
 	graph   *graph.Client
+	pace    *pacer.Pacer // every Graph call takes its turn here
 	box     *outbox.Outbox
 	heard   *receive.Store // nil with RECEIVE=off
 	page    graph.Page     // zero when Graph could not say at start
@@ -58,6 +59,7 @@ func New(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts ...Op
 	s := &Service{cfg: cfg, log: log}
 	// One pacer for every Graph call, slowed by the usage Graph reports.
 	pace := pacer.New(cfg.SendRate, pacer.WithLog(log))
+	s.pace = pace
 	gcfg := GraphConfig(cfg)
 	gcfg.OnUsage = pace.Observe
 	var err error
@@ -132,6 +134,7 @@ func (s *Service) Run(ctx context.Context) error {
 		httpErr, hookErr error
 	)
 	wg.Go(func() { watchToken(ctx, s.cfg, s.graph, s.bridge, s.log) })
+	wg.Go(func() { checkTemplate(ctx, s.cfg, s.graph, s.pace, s.people, s.log) })
 	if s.heard != nil && s.cfg.WindowKeepalive > 0 {
 		k := keepalive.New(keepalive.Config{Before: s.cfg.WindowKeepalive, Text: s.cfg.WindowKeepaliveText,
 			People: recipientNames(s.cfg), Reach: s.people, Asker: s.bridge, Memory: s.heard, Log: s.log})
