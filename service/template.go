@@ -18,9 +18,10 @@ import (
 // names in FB_UTILITY_TEMPLATE_LANG, and logs what it means for people
 // outside their 24-hour window: an info line when it is approved, a warning
 // saying what to do when it is not, or when the page token lacks the
-// permission to read it. A template that is not on the page, or that Graph
-// gives a status other than APPROVED or PENDING (REJECTED, say), is marked
-// refused to every recipient in people, so that <base>/person/<name> says
+// permission to read it. A template that is not on the page, that Graph
+// gives a status other than APPROVED or PENDING (REJECTED, say), or that
+// the page token lacks the permission for, is marked refused to every
+// recipient in people, so that <base>/person/<name> says
 // reachable false for those outside their window until a template send
 // reaches them. A Graph that cannot be asked marks nothing. Without a
 // template configured it does nothing. It returns when it has logged, or
@@ -38,6 +39,9 @@ func checkTemplate(ctx context.Context, cfg *config.Config, g *graph.Client, pac
 		return // shutting down
 	}
 	if err != nil {
+		if graph.MissingUtilityPermission(err) {
+			refuseTemplate(cfg, people) // no send can use it either
+		}
 		templateCheckFailed(ask, err, log)
 		return
 	}

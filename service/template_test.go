@@ -107,13 +107,19 @@ func TestTemplateCheckedAtStartRejected(t *testing.T) {
 }
 
 // A page token without pages_utility_messaging gets a warning naming the
-// permission; nothing is marked refused.
+// permission, and the template is marked refused: no send can use it.
 func TestTemplateCheckedAtStartWithoutPermission(t *testing.T) {
 	g := graphtest.NewServer(t, pageToken)
 	g.SetTokenInfo(pageToken, graphtest.TokenInfo{Type: "PAGE", Scopes: []string{"pages_messaging", "pages_show_list"}})
-	logs := startWithTemplate(t, g, mqtttest.Start(t), graphtest.TemplateApproved, "", nil)
+	g.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
+		Body: "Home alert: {{message}}. Reply here for details."})
+	logs := new(logtest.Buffer)
+	r := start(t, load(t, mqtttest.Start(t), g, withTemplate(nil)), logs)
 	if line := templateLine(t, logs, "warn"); !strings.Contains(line, "lacks the pages_utility_messaging permission") {
 		t.Errorf("warning %s, want it to name pages_utility_messaging", line)
+	}
+	if p := r.Reach().Person("alice"); p.TemplateRefused.IsZero() {
+		t.Errorf("alice %+v: the template is not marked refused though the token cannot use it", p)
 	}
 }
 
