@@ -200,7 +200,15 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		}
 		return usage, err
 	}
+	// Reactions carry no time: those standing when polling first sees
+	// reactions, at the first poll after setup or after an upgrade from a
+	// bridge that did not poll them, are history, remembered unpublished.
+	mark, err := p.cfg.Store.Cursor(reactionsKey)
+	if err != nil {
+		return usage, err
+	}
 	var events []Event
+	var history []string // MIDs of reactions
 	var cursors [][2]string
 	for _, t := range threads {
 		key := "poll/" + t.ID
@@ -212,11 +220,20 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		if first {
 			p.lastWrote(t)
 		}
+		if mark == "" {
+			for _, m := range t.Messages {
+				for _, e := range p.reactions(m) {
+					history = append(history, e.MID)
+				}
+			}
+		}
 		if last == stamp {
 			continue // unchanged since the last poll
 		}
 		for _, m := range t.Messages {
-			events = append(events, p.reactions(t, m)...)
+			if mark != "" {
+				events = append(events, p.reactions(m)...)
+			}
 			if m.FromID == "" || m.FromID == p.cfg.PageID || p.history(m.Created) {
 				continue
 			}
@@ -230,6 +247,12 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 			events = append(events, e)
 		}
 		cursors = append(cursors, [2]string{key, stamp})
+	}
+	if mark == "" {
+		if err := p.cfg.Store.Remember(history...); err != nil {
+			return usage, err
+		}
+		cursors = append(cursors, [2]string{reactionsKey, "polled"})
 	}
 	slices.SortStableFunc(events, func(a, b Event) int { return a.Timestamp.Compare(b.Timestamp) })
 	if len(events) > 0 {
@@ -251,33 +274,38 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 	return usage, nil
 }
 
-// reactions are the events of the people's reactions to m, a message of
-// t, the Page's or theirs. Polling sees a reaction only while it stands:
-// not when it was given, nor when it is taken back. So each (message,
-// person, reaction) is one event, whose MID the Store remembers like a
-// message's, stamped with t's latest change, which the reaction made or
-// preceded.
-func (p *Poller) reactions(t graph.Thread, m graph.ThreadMessage) []Event {
-	at := t.Updated
-	if m.Created.After(at) {
-		at = m.Created
-	}
+// reactionsKey is the Store cursor set once polling has taken in the
+// reactions standing when it first saw them, as history.
+const reactionsKey = "poll/reactions"
+
+// reactions are the events of the people's reactions to m, the Page's
+// message or theirs. Polling sees a reaction only while it stands: not when
+// it was given, nor when it is taken back. So each (message, person,
+// reaction) is one event, whose MID the Store remembers like a message's,
+// stamped with m's time: the reaction came later, so a window opened from
+// it closes no later than the real one.
+func (p *Poller) reactions(m graph.ThreadMessage) []Event {
 	var events []Event
 	for _, r := range m.Reactions {
-		if r.By == p.cfg.PageID || p.history(at) {
+		if r.By == p.cfg.PageID {
 			continue
 		}
 		events = append(events, Event{MID: "reaction:" + m.ID + ":" + r.By + ":" + r.Reaction, PSID: r.By,
 			Type: TypeReaction, Reaction: r.Reaction, Emoji: r.Emoji, Action: "react", ReactedMID: m.ID,
-			Timestamp: at.UTC()})
+			Timestamp: m.Created.UTC()})
 	}
 	return events
 }
 
-// history reports whether something Graph stamps at came before the bridge
-// began to receive. Graph's times have whole seconds.
+// historySlack is how far before Since a message may be stamped and still
+// be taken in: Graph's clock and the host's may differ, and a message
+// written just after setup must not be lost to a host clock running fast.
+const historySlack = 2 * time.Minute
+
+// history reports whether a message Graph stamps at came before the bridge
+// began to receive.
 func (p *Poller) history(at time.Time) bool {
-	return at.Before(p.cfg.Since.Truncate(time.Second))
+	return !p.cfg.Since.IsZero() && at.Before(p.cfg.Since.Add(-historySlack))
 }
 
 // turn waits for the Pacer, when there is one, before a Graph call.

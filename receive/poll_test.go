@@ -331,7 +331,7 @@ func TestPollPacesEveryPageOfConversations(t *testing.T) {
 	}
 }
 
-// TestPollTakesReactions: a reaction polling sees, to the Page's message or
+// TestPollTakesReactions: a reaction polling sees after its first poll, to the Page's message or
 // the person's own, becomes one reaction event, once per message, person
 // and reaction, across restarts; a new reaction to the same message is a
 // new event.
@@ -357,8 +357,8 @@ func TestPollTakesReactions(t *testing.T) {
 	}
 	r := pending(t, pl.store)[1]
 	if r.Type != receive.TypeReaction || r.PSID != alice || r.Reaction != "love" || r.ReactedMID != "m_door" ||
-		r.Action != "react" || !r.Timestamp.Equal(start.Add(5*time.Second)) {
-		t.Errorf("reaction event %+v, want alice's love of m_door at the conversation's change", r.Event)
+		r.Action != "react" || !r.Timestamp.Equal(start.Add(-2*time.Minute)) {
+		t.Errorf("reaction event %+v, want alice's love of m_door, at m_door's time: the reaction came no sooner", r.Event)
 	}
 	pl.close()
 
@@ -398,5 +398,26 @@ func TestPollSkipsHistory(t *testing.T) {
 	pl.tick(15 * time.Second)
 	if got := pl.taken(); !equal(got, []string{"m_new"}) {
 		t.Errorf("took %v after alice wrote, want [m_new]", got)
+	}
+}
+
+// TestPollReactionsBeforeAreHistory checks that the reactions standing at
+// the first poll that sees reactions are never taken in, even once their
+// conversation changes, while one given after is.
+func TestPollReactionsBeforeAreHistory(t *testing.T) {
+	g := graphtest.NewServer(t, pageToken)
+	start := time.Now().Truncate(time.Second)
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_door", Text: "Doorbell", At: start.Add(-time.Hour), FromPage: true})
+	g.AddReaction(alice, "m_door", "like", start.Add(-time.Hour))
+	pl := newPoller(t, g, filepath.Join(t.TempDir(), "received.db"), clocktest.New(start))
+	if got := pl.taken(); len(got) != 0 {
+		t.Fatalf("first poll took %v, want nothing: the reaction stood before", got)
+	}
+	g.AddIncoming(alice, "Alice", graphtest.Incoming{MID: "m_1", Text: "hi", At: start})
+	g.AddReaction(alice, "m_door", "love", start)
+	pl.tick(15 * time.Second)
+	// The love is stamped with m_door's time, an hour before m_1.
+	if got := pl.taken(); !equal(got, []string{"reaction:m_door:" + alice + ":love", "m_1"}) {
+		t.Errorf("after the conversation changed took %v, want the new love and m_1 only", got)
 	}
 }

@@ -136,35 +136,24 @@ func (s *Store) Add(events ...Event) (added int, err error) {
 	defer s.mu.Unlock()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		added = 0
-		pending, seen, bySeq := tx.Bucket(pendingBucket), tx.Bucket(seenBucket), tx.Bucket(seenSeqBucket)
+		t := s.taker(tx)
 		for _, e := range events {
 			if e.MID == "" {
 				return errors.New("receive: an event without a mid")
-			}
-			if seen.Get([]byte(e.MID)) != nil {
-				continue
-			}
-			seq, err := pending.NextSequence()
-			if err != nil {
-				return err
 			}
 			data, err := json.Marshal(e)
 			if err != nil {
 				return err
 			}
-			key := itob(seq)
-			if err := pending.Put(key, data); err != nil {
-				return err
-			}
-			if err := seen.Put([]byte(e.MID), key); err != nil {
-				return err
-			}
-			if err := bySeq.Put(key, []byte(e.MID)); err != nil {
-				return err
+			if ok, err := t.take(e.MID, data); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
 			}
 			added++
 		}
-		return prune(tx.Bucket(metaBucket), seen, bySeq, added, s.max)
+		return t.prune(added)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("receive: store events: %w", err)
@@ -174,6 +163,70 @@ func (s *Store) Add(events ...Event) (added int, err error) {
 	}
 	return added, nil
 }
+
+// Remember takes in the MIDs as Add does, without events to publish: what
+// was there before the bridge began to receive, which must not come as new
+// later. MIDs taken in before are skipped.
+func (s *Store) Remember(mids ...string) error {
+	if len(mids) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t := s.taker(tx)
+		added := 0
+		for _, mid := range mids {
+			ok, err := t.take(mid, nil)
+			if err != nil {
+				return err
+			}
+			if ok {
+				added++
+			}
+		}
+		return t.prune(added)
+	})
+	if err != nil {
+		return fmt.Errorf("receive: remember events: %w", err)
+	}
+	return nil
+}
+
+// taker takes MIDs in within one write transaction.
+type taker struct {
+	meta, pending, seen, bySeq *bolt.Bucket
+	max                        int
+}
+
+func (s *Store) taker(tx *bolt.Tx) taker {
+	return taker{tx.Bucket(metaBucket), tx.Bucket(pendingBucket), tx.Bucket(seenBucket), tx.Bucket(seenSeqBucket), s.max}
+}
+
+// take records mid as taken in, with its event data pending unless data is
+// nil, and reports false for a mid taken in before.
+func (t taker) take(mid string, data []byte) (bool, error) {
+	if t.seen.Get([]byte(mid)) != nil {
+		return false, nil
+	}
+	seq, err := t.pending.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	key := itob(seq)
+	if data != nil {
+		if err := t.pending.Put(key, data); err != nil {
+			return false, err
+		}
+	}
+	if err := t.seen.Put([]byte(mid), key); err != nil {
+		return false, err
+	}
+	return true, t.bySeq.Put(key, []byte(mid))
+}
+
+// prune forgets the oldest MIDs beyond max, added having been taken in.
+func (t taker) prune(added int) error { return prune(t.meta, t.seen, t.bySeq, added, t.max) }
 
 // prune counts added new MIDs and forgets the oldest beyond max.
 func prune(meta, seen, bySeq *bolt.Bucket, added, max int) error {
