@@ -296,7 +296,8 @@ const (
 
 // deliver tries j until it is sent, fails for good, expires or is set
 // aside. While Graph fails for everyone it waits for the pause to end, or
-// probes Graph when its turn comes.
+// probes Graph when its turn comes. A job some of which went is reported
+// sent, with a note, where it would fail for good (see partial.go).
 func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome, *Deferred) {
 	deadline := j.arrived.Add(d.opts.TTL)
 	sendCtx := log.WithContext(rs.sendCtx) // the Sender logs as this recipient
@@ -352,6 +353,9 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 		case rs.sendCtx.Err() != nil:
 			// The drain ran out and cut the attempt short: not the message's fault.
 			return stopped, nil
+		case !retry && len(j.MessageIDs) > 0:
+			d.partly(j, notSent(j)+": "+refusal(j.Recipient, err), log)
+			return finished, nil
 		case !retry:
 			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
 				Error: describe(j.Recipient, err)}, log)
@@ -412,6 +416,9 @@ func (d *Dispatcher) finish(j *Job, r Result, log zerolog.Logger) {
 	ev := log.Info()
 	if r.Status != Sent {
 		ev = log.Warn().Interface("error", r.Error)
+	}
+	if r.Note != "" {
+		ev = ev.Str("note", r.Note) // what of a sent message did not go
 	}
 	ev.Uint64("seq", j.Seq).Str("status", string(r.Status)).Int("attempts", r.Attempts).Msg("delivery finished")
 	d.conclude(j.Seq, j.Recipient, r, log)

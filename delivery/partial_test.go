@@ -1,0 +1,131 @@
+package delivery_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/messenger-bridge/messenger-bridge/clocktest"
+	"github.com/messenger-bridge/messenger-bridge/delivery"
+	"github.com/messenger-bridge/messenger-bridge/graph"
+	"github.com/messenger-bridge/messenger-bridge/graph/graphtest"
+	"github.com/messenger-bridge/messenger-bridge/media"
+	"github.com/messenger-bridge/messenger-bridge/message"
+)
+
+// The tests here check SPEC §4's rule for a message that goes out in
+// parts: once any part reached the person, the result is sent, with the ids
+// of what went and a note saying what did not go and why, never failed, and
+// the rest is not sent again.
+
+// partRig is a rig whose Messenger fetches pictures from cam, timing its
+// retries and the dispatcher's by c; opts may add Messenger options.
+func partRig(t *testing.T, c *clocktest.Clock, opts delivery.Options, cam http.Handler, mopts ...delivery.MessengerOption) (*rig, string) {
+	t.Helper()
+	srv := httptest.NewServer(cam)
+	t.Cleanup(srv.Close)
+	fetch, err := media.NewFetcher(media.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Clock = c
+	r := newRigSender(t, opts, func(g *graph.Client) delivery.Sender {
+		return delivery.NewMessenger(g, fetch, 0, append(mopts, delivery.WithClock(c))...)
+	})
+	return r, srv.URL
+}
+
+// snapshot serves a JPEG, after calling before, if set.
+func snapshot(before func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if before != nil {
+			before()
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(jpegSample)
+	})
+}
+
+// longText needs two messages.
+var longText = strings.Repeat("word ", 300) + "\n\n" + strings.Repeat("more ", 300)
+
+// checkPartial checks that res is id sent with n ids and a note saying
+// each of want, and that Graph accepted only texts for alice.
+func checkPartial(t *testing.T, r *rig, res delivery.Result, id string, n int, want ...string) {
+	t.Helper()
+	if res.ID != id || res.Status != delivery.Sent || len(res.MessageIDs) != n || res.Error != nil {
+		t.Fatalf("result %+v (error %+v), want %s sent with the ids of its %d parts that went", res, res.Error, id, n)
+	}
+	for _, w := range want {
+		if !strings.Contains(res.Note, w) {
+			t.Errorf("note %q, want it to say %q", res.Note, w)
+		}
+	}
+	for _, req := range r.graph.Requests() {
+		if req.Attachment != nil || req.Template != nil {
+			t.Errorf("Graph accepted %+v after the message could not go whole", req)
+		}
+	}
+}
+
+// TestPartSentThenRefused refuses a message's later part for good once its
+// first went: its picture, as the person's window closes or Graph refuses
+// the upload, or the second part of a long text.
+func TestPartSentThenRefused(t *testing.T) {
+	tooLarge := graphtest.Fault{Code: 100, Subcode: 2018109, Type: "OAuthException", Message: "(#100) Attachment size exceeds allowable limit"}
+	tests := []struct {
+		name     string
+		picture  bool // with a picture after the text
+		text     string
+		template bool
+		// closes, when set, closes alice's window as her picture is fetched.
+		closes bool
+		pass   int // calls that go through before fault
+		fault  *graphtest.Fault
+		want   []string
+	}{
+		{"window closes before the picture", true, "Motion at the door", false, true, 0, nil,
+			[]string{"the picture or file snap.jpg and the quick replies were not sent", "Alice's 24-hour window closed before it went", "ask Alice to send the page any message", "FB_UTILITY_TEMPLATE"}},
+		{"window closes before the picture (2534022)", true, "Motion at the door", false, false, 2, &graphtest.OutsideWindowSince2026,
+			[]string{"snap.jpg and the quick replies were not sent", "Alice's 24-hour window closed before it went"}},
+		{"window closes before the picture, template configured", true, "Motion at the door", true, true, 0, nil,
+			[]string{"snap.jpg and the quick replies were not sent", "Alice's 24-hour window closed before it went", "a utility template carries text only"}},
+		{"upload refused", true, "Motion at the door", false, false, 1, &tooLarge,
+			[]string{"snap.jpg and the quick replies were not sent", "Attachment size exceeds allowable limit"}},
+		{"window closes before a long text's second part", false, longText, false, false, 1, &graphtest.OutsideWindow,
+			[]string{"the rest of the text and the quick replies were not sent", "Alice's 24-hour window closed before it went"}},
+		{"a long text's second part refused", false, longText, false, false, 1, &graphtest.UserUnavailable,
+			[]string{"the rest of the text and the quick replies were not sent", "(#551) This person isn't available right now"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := clocktest.New(time.Now())
+			var r *rig
+			var closes func()
+			if tt.closes {
+				closes = func() { r.graph.AddUserOutsideWindow(people["alice"]) }
+			}
+			var mopts []delivery.MessengerOption
+			if tt.template {
+				mopts = append(mopts, delivery.WithTemplate(graph.Template{Name: "home_alert", Language: "en_US"}))
+			}
+			r, cam := partRig(t, c, delivery.Options{}, snapshot(closes), mopts...)
+			if tt.fault != nil {
+				r.graph.PassNext(tt.pass)
+				r.graph.FailNext(1, *tt.fault)
+			}
+			m := message.Message{ID: "door", Text: tt.text, QuickReplies: []message.QuickReply{{Title: "Open", Payload: "OPEN"}}}
+			if tt.picture {
+				m.Attachment = &message.Attachment{URL: cam + "/snap.jpg"}
+			}
+			r.addMessages(time.Now(), "alice", m)
+			r.run()
+			checkPartial(t, r, r.next().result, "door", 1, tt.want...)
+			if n := len(r.graph.Requests()); n != 1 {
+				t.Errorf("Graph accepted %d messages, want the first part only", n)
+			}
+		})
+	}
+}
