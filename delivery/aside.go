@@ -29,8 +29,8 @@ type Deferred struct {
 	// Expired, when set, returns the note the job's result carries if
 	// MESSAGE_TTL (ttl) has run out by the time Ready is closed while some of
 	// the job went out already: the job is then reported sent, with what
-	// went, and nothing more of it is sent. Without it, such a job is
-	// reported expired.
+	// went, and nothing more of it is sent. Without it, the note names what
+	// did not go and says the message expired.
 	Expired func(ttl time.Duration) string
 }
 

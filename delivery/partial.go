@@ -10,7 +10,7 @@ import (
 )
 
 // A job some of which reached the person (it has MessageIDs) is never
-// reported failed: it is reported sent, with
+// reported failed or expired: it is reported sent, with
 // the ids of what went and a note saying what did not go and why, and the
 // rest of it is not sent again (SPEC §4).
 

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,8 +18,8 @@ import (
 
 // The tests here check SPEC §4's rule for a message that goes out in
 // parts: once any part reached the person, the result is sent, with the ids
-// of what went and a note saying what did not go and why, never failed, and
-// the rest is not sent again.
+// of what went and a note saying what did not go and why, never failed or
+// expired, and the rest is not sent again.
 
 // partRig is a rig whose Messenger fetches pictures from cam, timing its
 // retries and the dispatcher's by c; opts may add Messenger options.
@@ -47,6 +48,11 @@ func snapshot(before func()) http.Handler {
 		w.Write(jpegSample)
 	})
 }
+
+// temporaryFailure is a failure to send to one person that may pass: it is
+// retried with that person's backoff, not as Graph down for everyone.
+var temporaryFailure = graphtest.Fault{Status: 400, Code: 1200, Type: "OAuthException",
+	Message: "(#1200) Temporary send message failure. Please try again later."}
 
 // longText needs two messages.
 var longText = strings.Repeat("word ", 300) + "\n\n" + strings.Repeat("more ", 300)
@@ -126,6 +132,70 @@ func TestPartSentThenRefused(t *testing.T) {
 			if n := len(r.graph.Requests()); n != 1 {
 				t.Errorf("Graph accepted %d messages, want the first part only", n)
 			}
+		})
+	}
+}
+
+// nextAdvancing returns the next result, moving c on to its next timer
+// whenever something waits on it meanwhile.
+func (r *rig) nextAdvancing(c *clocktest.Clock) reported {
+	r.t.Helper()
+	deadline := time.After(patience)
+	for {
+		ctx, cancel := context.WithCancel(r.t.Context())
+		timer := make(chan struct{})
+		go func() {
+			if c.WaitTimers(ctx, 1) {
+				close(timer)
+			}
+		}()
+		select {
+		case rep := <-r.results:
+			cancel()
+			return rep
+		case <-timer:
+			c.AdvanceToNext()
+		case <-deadline:
+			cancel()
+			r.t.Fatal("no result reported")
+		}
+		cancel()
+	}
+}
+
+// TestPartSentThenTTL lets MESSAGE_TTL run out while Graph refuses a
+// message's later part, once its first went: the picture's upload, or a
+// long text's second part.
+func TestPartSentThenTTL(t *testing.T) {
+	const ttl = 10 * time.Minute
+	tests := []struct {
+		name    string
+		picture bool
+		text    string
+		outage  graphtest.Fault // from the second call on
+		want    []string
+	}{
+		{"picture's upload, Graph down", true, "Motion at the door", graphtest.Unavailable,
+			[]string{"the picture or file snap.jpg was not sent", "expired at MESSAGE_TTL (10m0s) while Graph refused its upload", "last error", "Service temporarily unavailable"}},
+		{"picture's upload, refused for alice", true, "Motion at the door", temporaryFailure,
+			[]string{"the picture or file snap.jpg was not sent", "expired at MESSAGE_TTL (10m0s) while Graph refused its upload", "last error", "(#1200) Temporary send message failure"}},
+		{"long text's second part", false, longText, graphtest.Unavailable,
+			[]string{"the rest of the text was not sent", "expired at MESSAGE_TTL (10m0s) while Graph refused it", "last error", "Service temporarily unavailable"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := clocktest.New(time.Now())
+			r, cam := partRig(t, c, delivery.Options{TTL: ttl, Backoff: time.Second, MaxBackoff: 10 * time.Second}, snapshot(nil))
+			r.graph.PassNext(1)
+			r.graph.SetOutage(&tt.outage)
+			m := message.Message{ID: "door", Text: tt.text}
+			if tt.picture {
+				m.Attachment = &message.Attachment{URL: cam + "/snap.jpg"}
+			}
+			// Half a minute of its TTL is left when the text goes.
+			r.addMessages(c.Now().Add(-ttl+30*time.Second), "alice", m)
+			r.run()
+			checkPartial(t, r, r.nextAdvancing(c).result, "door", 1, tt.want...)
 		})
 	}
 }
