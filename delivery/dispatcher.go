@@ -262,12 +262,12 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 		for {
 			j, aside, ok := w.next(rs.ctx)
 			if !ok {
-				d.abandon(w, log)
+				d.abandon(w, nil, log)
 				return // shutting down: the entry stays in the store
 			}
 			switch out, later := d.deliver(rs, j, log); out {
 			case stopped:
-				d.abandon(w, log)
+				d.abandon(w, j, log)
 				return
 			case finished:
 				w.done(aside)

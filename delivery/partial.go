@@ -10,7 +10,7 @@ import (
 )
 
 // A job some of which reached the person (it has MessageIDs) is never
-// reported failed or expired: it is reported sent, with
+// reported failed or expired, whatever ends it: it is reported sent, with
 // the ids of what went and a note saying what did not go and why, and the
 // rest of it is not sent again (SPEC §4).
 
@@ -68,4 +68,13 @@ func refusal(name string, err error) string {
 		return info.Message
 	}
 	return info.Message + " (" + info.Hint + ")"
+}
+
+// stoppedNote is the note of j, some of which went, when the bridge stops
+// before the rest goes.
+func stoppedNote(j *Job) string {
+	if j.later != nil && j.later.Abandoned != "" {
+		return j.later.Abandoned
+	}
+	return notSent(j) + ": the bridge stopped before it went"
 }

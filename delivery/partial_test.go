@@ -199,3 +199,38 @@ func TestPartSentThenTTL(t *testing.T) {
 		})
 	}
 }
+
+// TestStopWhilePartRetried stops the bridge while a message's later part
+// waits to be tried again, once its first went: the result is sent with a
+// note, and the message is not sent again at the next start.
+func TestStopWhilePartRetried(t *testing.T) {
+	tests := []struct {
+		name    string
+		picture bool
+		text    string
+		want    string
+	}{
+		{"picture's upload", true, "Motion at the door", "the picture or file snap.jpg was not sent: the bridge stopped before it went"},
+		{"long text's second part", false, longText, "the rest of the text was not sent: the bridge stopped before it went"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := clocktest.New(time.Now())
+			r, cam := partRig(t, c, delivery.Options{}, snapshot(nil))
+			r.graph.PassNext(1)
+			r.graph.FailNext(1, temporaryFailure)
+			m := message.Message{ID: "door", Text: tt.text}
+			if tt.picture {
+				m.Attachment = &message.Attachment{URL: cam + "/snap.jpg"}
+			}
+			r.addMessages(time.Now(), "alice", m)
+			r.run()
+			waitTimers(t, c, 1) // the retry's backoff
+			r.stop()
+			checkPartial(t, r, r.next().result, "door", 1, tt.want)
+			if left := r.pending(); len(left) > 0 {
+				t.Errorf("outbox still holds %v: its first part would go again", left)
+			}
+		})
+	}
+}
