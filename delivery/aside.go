@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,8 +30,8 @@ type Deferred struct {
 	// Expired, when set, returns the note the job's result carries if
 	// MESSAGE_TTL (ttl) has run out by the time Ready is closed while some of
 	// the job went out already: the job is then reported sent, with what
-	// went, and nothing more of it is sent. Without it, such a job is
-	// reported expired.
+	// went, and nothing more of it is sent. Without it, the note names what
+	// did not go and says the message expired.
 	Expired func(ttl time.Duration) string
 }
 
@@ -151,17 +152,20 @@ func (d *Dispatcher) giveUp(j *Job, later *Deferred, waiting int, log zerolog.Lo
 		Error: &ErrorInfo{Message: "attachment not sent: " + why + "; send it again later", Retryable: true}}, log)
 }
 
-// abandon ends the jobs set aside at shutdown. One that sent something is
-// reported sent, with a note saying what did not go: sending it again at
-// the next start would repeat what the person got. One that sent nothing
-// stays in the store, to be sent at the next start.
-func (d *Dispatcher) abandon(w *worker, log zerolog.Logger) {
-	for _, j := range w.aside {
-		if len(j.MessageIDs) == 0 {
-			continue
+// abandon ends, at shutdown, the jobs set aside and cut, if not nil, the
+// job whose delivery shutdown stopped. One that sent something is reported
+// sent, with a note saying what did not go: sending it again at the next
+// start would repeat what the person got. One that sent nothing stays in
+// the store, to be sent at the next start.
+func (d *Dispatcher) abandon(w *worker, cut *Job, log zerolog.Logger) {
+	jobs := w.aside
+	if cut != nil && !slices.Contains(jobs, cut) {
+		jobs = append(jobs, cut)
+	}
+	for _, j := range jobs {
+		if len(j.MessageIDs) > 0 {
+			d.partly(j, stoppedNote(j), log)
 		}
-		j.Note = j.later.Abandoned
-		d.sent(j, log)
 	}
 	w.aside = nil
 }

@@ -49,7 +49,7 @@ func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, 
 		return nil, false, &Deferred{Ready: up.done, What: name,
 			Slow:      func(now time.Time) bool { return now.Sub(up.at) >= slowPicture },
 			Abandoned: name + " was not sent: the bridge stopped while fetching it",
-			Expired:   func(ttl time.Duration) string { return expiredNote(name, up, ttl) }}
+			Expired:   func(ttl time.Duration) string { return expiredNote(notSent(j), up.err, ttl) }}
 	}
 	if up.err == nil {
 		return up.att, false, nil
@@ -70,17 +70,25 @@ func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, 
 	return nil, false, nil
 }
 
-// expiredNote is the note of a job whose MESSAGE_TTL (ttl) ran out while
-// up, its attachment called name, was fetched and uploaded; up is done.
-func expiredNote(name string, up *upload, ttl time.Duration) string {
-	note := name + " was not sent: the message expired at MESSAGE_TTL (" + ttl.String() + ") "
-	if _, fetch := errors.AsType[*fetchError](up.err); fetch {
-		return note + "while its source could not be read; last error: " + up.err.Error()
+// expiredNote is the note of a job whose MESSAGE_TTL (ttl) ran out after
+// some of it went: what says what did not go, as notSent does, and err, if
+// not nil, is the last failure of what did not go.
+func expiredNote(what string, err error, ttl time.Duration) string {
+	note := what + ": the message expired at MESSAGE_TTL (" + ttl.String() + ") "
+	_, fetch := errors.AsType[*fetchError](err)
+	_, upload := errors.AsType[*uploadError](err)
+	_, refused := errors.AsType[*graph.Error](err)
+	switch {
+	case fetch:
+		return note + "while its source could not be read; last error: " + err.Error()
+	case upload:
+		return note + "while Graph refused its upload; last error: " + err.Error()
+	case refused:
+		return note + "while Graph refused it; last error: " + err.Error()
+	case err != nil:
+		return note + "while it was retried; last error: " + err.Error()
 	}
-	if up.err != nil {
-		return note + "while it was uploaded; last error: " + up.err.Error()
-	}
-	return note + "before it was fetched and uploaded"
+	return note + "before it went"
 }
 
 // prefetch starts the side job for j's attachment, if the bridge fetches it

@@ -262,12 +262,12 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 		for {
 			j, aside, ok := w.next(rs.ctx)
 			if !ok {
-				d.abandon(w, log)
+				d.abandon(w, nil, log)
 				return // shutting down: the entry stays in the store
 			}
 			switch out, later := d.deliver(rs, j, log); out {
 			case stopped:
-				d.abandon(w, log)
+				d.abandon(w, j, log)
 				return
 			case finished:
 				w.done(aside)
@@ -296,7 +296,8 @@ const (
 
 // deliver tries j until it is sent, fails for good, expires or is set
 // aside. While Graph fails for everyone it waits for the pause to end, or
-// probes Graph when its turn comes.
+// probes Graph when its turn comes. A job some of which went is reported
+// sent, with a note, where it would fail or expire (see partial.go).
 func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome, *Deferred) {
 	deadline := j.arrived.Add(d.opts.TTL)
 	sendCtx := log.WithContext(rs.sendCtx) // the Sender logs as this recipient
@@ -306,12 +307,12 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 			return stopped, nil
 		}
 		if !d.opts.Clock.Now().Before(deadline) {
-			if j.later != nil && j.later.Expired != nil && len(j.MessageIDs) > 0 {
-				// What went before it was set aside was delivered in time.
-				j.Note = j.later.Expired(d.opts.TTL)
-				d.sent(j, log)
+			lastErr = cmp.Or(lastErr, d.pausedBy())
+			if len(j.MessageIDs) > 0 {
+				// What went was delivered in time; nothing more of it goes.
+				d.partly(j, d.expiredNote(j, lastErr), log)
 			} else {
-				d.expire(j, cmp.Or(lastErr, d.pausedBy()), log)
+				d.expire(j, lastErr, log)
 			}
 			return finished, nil
 		}
@@ -352,6 +353,9 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 		case rs.sendCtx.Err() != nil:
 			// The drain ran out and cut the attempt short: not the message's fault.
 			return stopped, nil
+		case !retry && len(j.MessageIDs) > 0:
+			d.partly(j, notSent(j)+": "+refusal(j.Recipient, err), log)
+			return finished, nil
 		case !retry:
 			d.finish(j, Result{ID: j.Message.ID, Status: Failed, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
 				Error: describe(j.Recipient, err)}, log)
@@ -374,6 +378,16 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 func (d *Dispatcher) sent(j *Job, log zerolog.Logger) {
 	d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
 		LatencyMS: d.latency(j), Via: j.Via, Note: j.Note}, log)
+}
+
+// expiredNote is the note of j, some of which went, when MESSAGE_TTL ran
+// out after lastErr, if not nil: the one its Deferred gives while it is
+// set aside, else one naming what did not go.
+func (d *Dispatcher) expiredNote(j *Job, lastErr error) string {
+	if j.later != nil && j.later.Expired != nil {
+		return j.later.Expired(d.opts.TTL)
+	}
+	return expiredNote(notSent(j), lastErr, d.opts.TTL)
 }
 
 // expire reports j expired, with the last error it met, if any.
@@ -412,6 +426,9 @@ func (d *Dispatcher) finish(j *Job, r Result, log zerolog.Logger) {
 	ev := log.Info()
 	if r.Status != Sent {
 		ev = log.Warn().Interface("error", r.Error)
+	}
+	if r.Note != "" {
+		ev = ev.Str("note", r.Note) // what of a sent message did not go
 	}
 	ev.Uint64("seq", j.Seq).Str("status", string(r.Status)).Int("attempts", r.Attempts).Msg("delivery finished")
 	d.conclude(j.Seq, j.Recipient, r, log)

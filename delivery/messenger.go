@@ -213,6 +213,13 @@ type fetchError struct{ err error }
 func (e *fetchError) Error() string { return e.err.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
 
+// uploadError is Graph's failure to take an attachment's upload, as
+// opposed to its failure to send a message.
+type uploadError struct{ err error }
+
+func (e *uploadError) Error() string { return e.err.Error() }
+func (e *uploadError) Unwrap() error { return e.err }
+
 // retryable reports whether an attempt that failed with err may succeed
 // later.
 func retryable(ctx context.Context, err error) bool {
@@ -253,7 +260,7 @@ func (m *Messenger) upload(ctx context.Context, a message.Attachment) (*graph.At
 		return nil, &fetchError{src.err}
 	}
 	if err != nil {
-		return nil, err
+		return nil, &uploadError{err}
 	}
 	return &graph.Attachment{Type: kind, AttachmentID: id}, nil
 }

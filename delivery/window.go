@@ -89,8 +89,11 @@ func (m *Messenger) closedWindow(ctx context.Context, j *Job, p reach.Person, ge
 		left = append(left, "the quick replies")
 	}
 	if len(texts) == 0 {
-		return false, &WindowError{Name: j.Recipient, Person: p, Graph: ge,
-			Reason: "a utility template carries text only, and the message has none"}
+		reason := "a utility template carries text only, and the message has none"
+		if done > 0 {
+			reason = "a utility template carries text only" // and the text went
+		}
+		return false, &WindowError{Name: j.Recipient, Person: p, Graph: ge, Reason: reason}
 	}
 	j.Via, j.templateFrom, j.templateParts = ViaTemplate, done, texts
 	if len(left) > 0 {

@@ -19,6 +19,8 @@ type Fault struct {
 	// Hang makes the server never answer, until the request's context ends
 	// or the server closes.
 	Hang bool
+	// pass marks a call PassNext lets through.
+	pass bool
 }
 
 // Ready-made faults, as the real Graph API answers them.

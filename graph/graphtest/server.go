@@ -183,6 +183,18 @@ func (s *Server) FailNext(n int, f Fault) {
 	}
 }
 
+// PassNext makes the next n Send and Upload calls, after any failures
+// queued before, go on as they would without FailNext, so that a FailNext
+// after it fails a later call: PassNext(1) then FailNext(1, f) lets a
+// message's first part through and fails its second.
+func (s *Server) PassNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, Fault{pass: true})
+	}
+}
+
 // Requests returns every Send call the server accepted, in arrival order.
 // The slice is a copy; the values in it must not be modified.
 func (s *Server) Requests() []Request {

@@ -203,9 +203,10 @@ func TestFormEncodedSend(t *testing.T) {
 func TestFailNext(t *testing.T) {
 	s := newServer(t)
 	s.FailNext(2, graphtest.Throttled)
+	s.PassNext(1)
 	s.FailNext(1, graphtest.Fault{Status: http.StatusServiceUnavailable, Code: 2, Type: "OAuthException", Message: "down", Transient: true, RetryAfter: "3"})
 	body := `{"recipient":{"id":"` + psid + `"},"messaging_type":"UPDATE","message":{"text":"hi"}}`
-	for i, want := range []struct{ status, code int }{{400, 613}, {400, 613}, {503, 2}, {200, 0}} {
+	for i, want := range []struct{ status, code int }{{400, 613}, {400, 613}, {200, 0}, {503, 2}, {200, 0}} {
 		a := sendJSON(t, s, "/v25.0/me/messages", body)
 		if a.status != want.status || a.Error.Code != want.code {
 			t.Fatalf("call %d: HTTP %d code %d, want HTTP %d code %d", i+1, a.status, a.Error.Code, want.status, want.code)
@@ -214,11 +215,14 @@ func TestFailNext(t *testing.T) {
 			t.Errorf("call %d: Retry-After %q, is_transient %v, want 3 and true", i+1, a.header.Get("Retry-After"), a.Error.Transient)
 		}
 	}
-	if n := s.Calls(); n != 4 {
-		t.Errorf("Calls = %d, want 4", n)
+	if n := s.Calls(); n != 5 {
+		t.Errorf("Calls = %d, want 5", n)
 	}
-	if n := len(s.Requests()); n != 1 {
-		t.Errorf("Requests holds %d, want 1", n)
+	if n := len(s.Requests()); n != 2 {
+		t.Errorf("Requests holds %d, want 2", n)
+	}
+	if n := len(s.Failed()); n != 3 {
+		t.Errorf("Failed holds %d calls, want the 3 faulted", n)
 	}
 	if got := <-s.Received(); got.PSID != psid || got.Text != "hi" {
 		t.Errorf("received %+v", got)

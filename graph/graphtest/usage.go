@@ -69,6 +69,9 @@ func (s *Server) nextFault() (Fault, bool) {
 	switch {
 	case len(s.faults) > 0:
 		f, s.faults = s.faults[0], s.faults[1:]
+		if f.pass {
+			return Fault{}, false
+		}
 	case s.outage != nil:
 		f = *s.outage
 	default:
