@@ -3,7 +3,6 @@ package delivery
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -112,7 +111,7 @@ func (m *Messenger) sendTemplate(ctx context.Context, j *Job) (retry bool, err e
 		}
 		id, err := m.graph.SendTemplate(ctx, j.PSID, *m.template, j.templateParts[i], notify)
 		m.watchPage(err)
-		if ge, ok := errors.AsType[*graph.Error](err); ok && !ge.Retryable() {
+		if graph.TemplateUnusable(err) {
 			m.reach.TemplateRefused(j.Recipient) // the template cannot reach them: not "reachable"
 		}
 		if err != nil {

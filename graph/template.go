@@ -224,3 +224,24 @@ func MissingUtilityPermission(err error) bool {
 	}
 	return strings.Contains(e.Message, "utility_messaging")
 }
+
+// TemplateUnusable reports whether err is Graph refusing a utility
+// template send in a way no retry cures and that speaks of the template or
+// of the person rather than of one message: the template is not there or
+// not approved, the page token lacks UtilityPermission, or the person
+// cannot be reached at all (unavailable, no role on the app). A refused
+// parameter of one message's text, or an invalid page token, is none of
+// these.
+func TemplateUnusable(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	switch {
+	case !ok:
+		return false
+	case e.Code == CodeParam && strings.Contains(e.Message, "Template cannot be found"), MissingUtilityPermission(err):
+		return true
+	case e.Subcode == SubcodeNoRole, e.Code == CodeUserUnavailable, e.Subcode == SubcodeUnavailable,
+		e.Code == CodePermissionDenied && e.Subcode == SubcodeNotReceiving:
+		return true
+	}
+	return false
+}

@@ -134,3 +134,25 @@ func TestTemplatesWithoutPermission(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateUnusable tells the refusals that speak of the template or of
+// the person from those that speak of one message or of the token.
+func TestTemplateUnusable(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&graph.Error{Code: 100, Message: "(#100) Template cannot be found."}, true},
+		{&graph.Error{Code: 10, Message: "(#10) Requires pages_utility_messaging permission to manage the object"}, true},
+		{&graph.Error{Code: 551, Subcode: 1545041, Message: "(#551) This person isn't available right now."}, true},
+		{&graph.Error{Code: 200, Subcode: 2018028, Message: "(#200) Cannot message users who are not admins, developers or testers of the app"}, true},
+		{&graph.Error{Code: 100, Subcode: 1893043, Message: "(#100) Invalid parameter"}, false},
+		{&graph.Error{Code: 190, Subcode: 463, Message: "Error validating access token: Session has expired"}, false},
+		{&graph.Error{Status: 503, Code: 2, Message: "Service temporarily unavailable", Transient: true}, false},
+		{errors.New("Template cannot be found"), false},
+	} {
+		if got := graph.TemplateUnusable(tt.err); got != tt.want {
+			t.Errorf("TemplateUnusable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
