@@ -51,7 +51,8 @@ var (
 	formatKey = []byte("format")
 )
 
-// record is an entry as stored in version 2; its Seq is the key.
+// record is an entry as stored from version 2 on, in JSON and from version
+// 4 in binary (record.appendTo); its Seq is the key.
 type record struct {
 	Batch     uint64    `json:"batch"`
 	Recipient string    `json:"recipient"`
@@ -98,12 +99,13 @@ func appendText(b []byte, s string) []byte {
 }
 
 // acceptedBinary is t in time.Time's binary form, which keeps its zone
-// offset as JSON does; a time that form cannot hold (a year beyond 32767, an
-// offset not in whole minutes) is kept in UTC, whole seconds.
+// offset as JSON does; a time whose offset that form cannot hold (east or
+// west of UTC by more than about 22 days, or -1 minute, its marker for
+// UTC) is kept in UTC.
 func acceptedBinary(t time.Time) string {
 	b, err := t.MarshalBinary()
 	if err != nil {
-		b, _ = t.UTC().Truncate(time.Second).MarshalBinary()
+		b, _ = t.UTC().MarshalBinary()
 	}
 	return string(b)
 }
@@ -303,8 +305,13 @@ func migrate1to2(db *bolt.DB) error {
 						return err
 					}
 				}
-				nv := record{Batch: old.Batch, Recipient: old.Recipient, PSID: old.PSID,
-					Accepted: old.Accepted, Msg: msg, Size: int64(len(old.Message))}.appendTo(nil)
+				// JSON, as version 2 stores it: a file whose upgrade stops
+				// here is still one an older bridge reads.
+				nv, err := json.Marshal(record{Batch: old.Batch, Recipient: old.Recipient, PSID: old.PSID,
+					Accepted: old.Accepted, Msg: msg, Size: int64(len(old.Message))})
+				if err != nil {
+					return err
+				}
 				todo = append(todo, rewrite{bytes.Clone(k), nv})
 				size += len(v)
 			}
