@@ -138,11 +138,11 @@ func (w *worker) setAside(j *Job, aside bool) {
 	w.aside = append(w.aside, j)
 }
 
-// giveUp ends j, which would be set aside for later while waiting jobs
-// wait already: what went of it is reported sent, with a note saying why
-// the rest did not go; a job of which nothing went fails, retryable.
-func (d *Dispatcher) giveUp(j *Job, later *Deferred, waiting int, log zerolog.Logger) {
-	why := fmt.Sprintf("%d earlier messages to this person were waiting for pictures slow to come already, the most that may (delivery.MaxWaitingPictures)", waiting)
+// giveUp ends j, which would be set aside for later while too many jobs
+// wait already (why says so): what went of it is reported sent, with a note
+// saying why the rest did not go; a job of which nothing went fails,
+// retryable.
+func (d *Dispatcher) giveUp(j *Job, later *Deferred, why string, log zerolog.Logger) {
 	if len(j.MessageIDs) > 0 {
 		j.Note = later.What + " was not sent: " + why
 		d.sent(j, log)
@@ -187,14 +187,26 @@ const MaxWaitingPictures = 8
 // home network and its upload take.
 const slowPicture = 5 * time.Second
 
-// slowAside returns how many of the jobs set aside wait for something slow
-// by now.
-func (w *worker) slowAside(now time.Time) int {
-	n := 0
+// MaxSetAside is how many of one person's messages may wait set aside at
+// once, however quick their pictures: it bounds the memory of a burst of
+// pictures from a camera that has just gone away, before any counts as
+// slow. A burst of snapshots on their way stays far below it.
+const MaxSetAside = 4 * MaxWaitingPictures
+
+// crowded reports whether no more jobs may be set aside by now, and why, in
+// words for a result's note.
+func (w *worker) crowded(now time.Time) (why string, full bool) {
+	slow := 0
 	for _, j := range w.aside {
 		if j.later.Slow != nil && j.later.Slow(now) {
-			n++
+			slow++
 		}
 	}
-	return n
+	switch {
+	case slow >= MaxWaitingPictures:
+		return fmt.Sprintf("%d earlier messages to this person were waiting for pictures slow to come already, the most that may (delivery.MaxWaitingPictures)", slow), true
+	case len(w.aside) >= MaxSetAside:
+		return fmt.Sprintf("%d earlier messages to this person were waiting for their pictures already, the most that may (delivery.MaxSetAside)", len(w.aside)), true
+	}
+	return "", false
 }

@@ -200,9 +200,10 @@ func TestAsideBounded(t *testing.T) {
 // TestPicturesOnTheirWayAreNeverGivenUp queues more messages with a picture
 // than MaxWaitingPictures while their camera is merely taking its time, as
 // a burst of snapshots does: none counts as slow, so no picture is given
-// up, and once the camera answers every picture reaches Graph.
+// up, and once the camera answers every picture reaches Graph. One more
+// than MaxSetAside has its picture given up, whatever the pace.
 func TestPicturesOnTheirWayAreNeverGivenUp(t *testing.T) {
-	const n = delivery.MaxWaitingPictures + 4
+	const n = delivery.MaxSetAside + 1
 	c := clocktest.New(time.Now())
 	release := make(chan struct{})
 	camera := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -232,8 +233,12 @@ func TestPicturesOnTheirWayAreNeverGivenUp(t *testing.T) {
 	r.addMessages(time.Now(), "alice", msgs...)
 	r.run()
 	r.received(n) // every text, at once
+	over := numbered("snap", n)[n-1]
+	if res := r.next().result; res.ID != over || res.Status != delivery.Sent || !strings.Contains(res.Note, "delivery.MaxSetAside") {
+		t.Fatalf("first result %+v, want %s sent with the note that its picture was given up", res, over)
+	}
 	close(release)
-	for _, id := range numbered("snap", n) {
+	for _, id := range numbered("snap", n-1) {
 		if res := r.next().result; res.ID != id || res.Status != delivery.Sent || res.Note != "" || len(res.MessageIDs) != 2 {
 			t.Fatalf("result %+v, want %s sent whole: its text and its picture", res, id)
 		}

@@ -86,7 +86,7 @@ type Job struct {
 // delivered strictly in the order they were enqueued: while one is retried,
 // the others wait. One whose attachment is slow to fetch is set aside, so
 // that the person's later messages go meanwhile; MaxWaitingPictures bounds
-// how many whose attachment is slow may be. A failure that speaks for
+// how many whose attachment is slow may be, MaxSetAside how many in all. A failure that speaks for
 // Graph as a whole pauses every recipient until a probe gets through.
 type Dispatcher struct {
 	sender Sender
@@ -188,8 +188,8 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 			case finished:
 				w.done(aside)
 			case deferred:
-				if slow := w.slowAside(d.opts.Clock.Now()); !aside && slow >= MaxWaitingPictures {
-					d.giveUp(j, later, slow, log)
+				if why, full := w.crowded(d.opts.Clock.Now()); !aside && full {
+					d.giveUp(j, later, why, log)
 					w.pop()
 					continue
 				}
