@@ -209,3 +209,61 @@ func threadMessages(c conversation, pageID, pageName string, limit int, withReac
 	}
 	return map[string]any{"data": data}
 }
+
+type conversation struct {
+	psid, name string
+	updated    time.Time
+	messages   []Incoming // oldest first
+}
+
+// AddConversation gives the page a Messenger conversation with the person
+// psid, called name, last updated at updated. Conversations are listed
+// most recently updated first. It does not make psid a user the Send API
+// accepts; AddUser does.
+func (s *Server) AddConversation(psid, name string, updated time.Time) {
+	s.locked(func(st *setup) {
+		st.conversations = append(st.conversations, conversation{psid: psid, name: name, updated: updated})
+		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
+	})
+}
+
+// serveConversations answers GET /{version}/{node}/conversations, the
+// page's conversations, newest first.
+func (s *Server) serveConversations(w http.ResponseWriter, r *http.Request) {
+	c, readFault, readFailed := readCall(r)
+	if f, failed := s.check(r, c, readFault, readFailed); failed {
+		s.fail(w, f)
+		return
+	}
+	if f, failed := s.meter(w); failed {
+		s.fail(w, f)
+		return
+	}
+	s.mu.Lock()
+	pageID, pageName := s.pageID, s.pageName
+	s.mu.Unlock()
+	withMessages, limit, withReactions := messagesField(c.params["fields"])
+	var threads []map[string]any
+	if p := c.params["platform"]; p == "" || p == "messenger" {
+		s.locked(func(st *setup) {
+			for _, conv := range st.conversations {
+				if u := c.params["user_id"]; u != "" && u != conv.psid {
+					continue
+				}
+				thread := map[string]any{
+					"participants": map[string]any{"data": []map[string]string{
+						{"name": conv.name, "email": conv.psid + "@facebook.com", "id": conv.psid},
+						{"name": pageName, "email": pageID + "@facebook.com", "id": pageID},
+					}},
+					"updated_time": conv.updated.UTC().Format(graphTime),
+					"id":           "t_" + conv.psid,
+				}
+				if withMessages {
+					thread["messages"] = threadMessages(conv, pageID, pageName, limit, withReactions)
+				}
+				threads = append(threads, thread)
+			}
+		})
+	}
+	writeList(s, w, r, c, threads)
+}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -70,12 +69,6 @@ type setup struct {
 	pages         []managedPage        // besides the Server's own page
 }
 
-type conversation struct {
-	psid, name string
-	updated    time.Time
-	messages   []Incoming // oldest first
-}
-
 type managedPage struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
@@ -126,17 +119,6 @@ func (s *Server) locked(f func(*setup)) {
 // Until it is called, app tokens are refused.
 func (s *Server) SetApp(id, secret string) {
 	s.locked(func(st *setup) { st.appID, st.appSecret = id, secret })
-}
-
-// AddConversation gives the page a Messenger conversation with the person
-// psid, called name, last updated at updated. Conversations are listed
-// most recently updated first. It does not make psid a user the Send API
-// accepts; AddUser does.
-func (s *Server) AddConversation(psid, name string, updated time.Time) {
-	s.locked(func(st *setup) {
-		st.conversations = append(st.conversations, conversation{psid: psid, name: name, updated: updated})
-		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
-	})
 }
 
 // SetTokenInfo sets what debug_token says about token. Without it, the page
@@ -220,47 +202,6 @@ func (s *Server) kind(token string) (k int) {
 		}
 	})
 	return k
-}
-
-// serveConversations answers GET /{version}/{node}/conversations, the
-// page's conversations, newest first.
-func (s *Server) serveConversations(w http.ResponseWriter, r *http.Request) {
-	c, readFault, readFailed := readCall(r)
-	if f, failed := s.check(r, c, readFault, readFailed); failed {
-		s.fail(w, f)
-		return
-	}
-	if f, failed := s.meter(w); failed {
-		s.fail(w, f)
-		return
-	}
-	s.mu.Lock()
-	pageID, pageName := s.pageID, s.pageName
-	s.mu.Unlock()
-	withMessages, limit, withReactions := messagesField(c.params["fields"])
-	var threads []map[string]any
-	if p := c.params["platform"]; p == "" || p == "messenger" {
-		s.locked(func(st *setup) {
-			for _, conv := range st.conversations {
-				if u := c.params["user_id"]; u != "" && u != conv.psid {
-					continue
-				}
-				thread := map[string]any{
-					"participants": map[string]any{"data": []map[string]string{
-						{"name": conv.name, "email": conv.psid + "@facebook.com", "id": conv.psid},
-						{"name": pageName, "email": pageID + "@facebook.com", "id": pageID},
-					}},
-					"updated_time": conv.updated.UTC().Format(graphTime),
-					"id":           "t_" + conv.psid,
-				}
-				if withMessages {
-					thread["messages"] = threadMessages(conv, pageID, pageName, limit, withReactions)
-				}
-				threads = append(threads, thread)
-			}
-		})
-	}
-	writeList(s, w, r, c, threads)
 }
 
 // serveAccounts answers GET /{version}/{node}/accounts, the pages a user
