@@ -58,30 +58,20 @@ const (
 	DefaultBudgetProbeMax = time.Minute
 )
 
+// withDefaults returns o with every duration that is not positive, and a
+// nil Clock, set to its default.
 func (o Options) withDefaults() Options {
-	if o.TTL <= 0 {
-		o.TTL = DefaultTTL
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = DefaultBackoff
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = DefaultMaxBackoff
-	}
-	if o.Drain <= 0 {
-		o.Drain = DefaultDrain
-	}
-	if o.RestrictedHold <= 0 {
-		o.RestrictedHold = DefaultRestrictedHold
-	}
-	if o.ProbeFloor <= 0 {
-		o.ProbeFloor = DefaultProbeFloor
-	}
-	if o.ServerProbeMax <= 0 {
-		o.ServerProbeMax = DefaultServerProbeMax
-	}
-	if o.BudgetProbeMax <= 0 {
-		o.BudgetProbeMax = DefaultBudgetProbeMax
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&o.TTL, DefaultTTL}, {&o.Backoff, DefaultBackoff}, {&o.MaxBackoff, DefaultMaxBackoff},
+		{&o.Drain, DefaultDrain}, {&o.RestrictedHold, DefaultRestrictedHold}, {&o.ProbeFloor, DefaultProbeFloor},
+		{&o.ServerProbeMax, DefaultServerProbeMax}, {&o.BudgetProbeMax, DefaultBudgetProbeMax},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
 	if o.Clock == nil {
 		o.Clock = clock.System{}

@@ -160,20 +160,13 @@ func TestMigrateFromV1(t *testing.T) {
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket([]byte("meta"))
-		if meta == nil || binary.BigEndian.Uint64(meta.Get([]byte("format"))) != 4 {
-			t.Errorf("after the upgrade the meta bucket is %v, want format 4", meta)
+	inspect(t, path, func(tx *bolt.Tx) {
+		if v := formatOf(tx); v != 4 {
+			t.Errorf("format %d after the upgrade, want 4", v)
 		}
 		if n := tx.Bucket([]byte("messages")).Stats().KeyN; n != 5 {
 			t.Errorf("%d messages stored, want one per batch: 5", n)
 		}
-		return nil
 	})
 }
 
@@ -268,16 +261,10 @@ func TestFormat3RecordsAreRead(t *testing.T) {
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("format")); binary.BigEndian.Uint64(v) != 4 {
-			t.Errorf("format %d after opening, want 4", binary.BigEndian.Uint64(v))
+	inspect(t, path, func(tx *bolt.Tx) {
+		if v := formatOf(tx); v != 4 {
+			t.Errorf("format %d after opening, want 4", v)
 		}
-		return nil
 	})
 }
 
@@ -293,4 +280,24 @@ func rewrite(t *testing.T, path string, change func(tx *bolt.Tx) error) {
 	if cerr := db.Close(); err != nil || cerr != nil {
 		t.Fatal(err, cerr)
 	}
+}
+
+// inspect reads the closed outbox file at path in one transaction.
+func inspect(t *testing.T, path string, read func(tx *bolt.Tx)) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error { read(tx); return nil })
+}
+
+// formatOf is the format version the meta bucket holds, 0 for none.
+func formatOf(tx *bolt.Tx) uint64 {
+	meta := tx.Bucket([]byte("meta"))
+	if meta == nil || len(meta.Get([]byte("format"))) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(meta.Get([]byte("format")))
 }
