@@ -72,10 +72,20 @@ func TestClosedWindowWithoutTemplate(t *testing.T) {
 	}
 }
 
-func TestClosedWindowGoesThroughTemplate(t *testing.T) {
-	h := newHarness(t, map[string]string{"FB_UTILITY_TEMPLATE": "home_alert"})
-	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
+// newTemplateHarness starts the bridge with FB_UTILITY_TEMPLATE home_alert,
+// which the page holds in en_US with status before the bridge starts: it
+// checks the template at start.
+func newTemplateHarness(t *testing.T, status string) *harness {
+	t.Helper()
+	h := prepareHarness(t, mqtttest.Start(t), map[string]string{"FB_UTILITY_TEMPLATE": "home_alert"})
+	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: status,
 		Body: "Home alert: {{message}}. Reply here for details."})
+	h.start()
+	return h
+}
+
+func TestClosedWindowGoesThroughTemplate(t *testing.T) {
+	h := newTemplateHarness(t, graphtest.TemplateApproved)
 	h.graph.AddUserOutsideWindow(bobPSID)
 	bob := h.client.Subscribe("messenger/person/bob")
 	nextPerson(t, bob, true)
@@ -126,9 +136,7 @@ func TestClosedWindowGoesThroughTemplate(t *testing.T) {
 }
 
 func TestTemplateNotApprovedFailsWithHint(t *testing.T) {
-	h := newHarness(t, map[string]string{"FB_UTILITY_TEMPLATE": "home_alert"})
-	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplatePending,
-		Body: "Home alert: {{message}}. Reply here for details."})
+	h := newTemplateHarness(t, graphtest.TemplatePending)
 	h.graph.AddUserOutsideWindow(bobPSID)
 	bob := h.client.Subscribe("messenger/person/bob")
 	nextPerson(t, bob, true)
@@ -180,9 +188,7 @@ func TestRestrictedPageHoldsEveryone(t *testing.T) {
 // A text longer than a template's parameter may hold goes through the
 // template in order, in parts that each fit.
 func TestLongTextGoesThroughTemplateInParts(t *testing.T) {
-	h := newHarness(t, map[string]string{"FB_UTILITY_TEMPLATE": "home_alert"})
-	h.graph.AddTemplate(graphtest.Template{Name: "home_alert", Language: "en_US", Status: graphtest.TemplateApproved,
-		Body: "Home alert: {{message}}. Reply here for details."})
+	h := newTemplateHarness(t, graphtest.TemplateApproved)
 	h.graph.AddUserOutsideWindow(bobPSID)
 	words := make([]string, 500)
 	for i := range words {
