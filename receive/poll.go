@@ -87,9 +87,10 @@ type PollConfig struct {
 }
 
 // Poller reads the page's conversations (RECEIVE=poll) and takes every new
-// message from a person into the Store: oldest first, each MID once,
-// including those that came while the bridge was down, as far back as
-// Graph details messages (a conversation's 20 newest).
+// message and reaction from a person into the Store: oldest first, each
+// MID once, including those that came while the bridge was down, as far
+// back as Graph details messages (a conversation's 20 newest) and no
+// further than when the bridge began to receive (PollConfig.Since).
 type Poller struct {
 	cfg  PollConfig
 	wake chan struct{}
