@@ -142,10 +142,9 @@ func (w *worker) setAside(j *Job, aside bool) {
 // wait already (why says so): what went of it is reported sent, with a note
 // saying why the rest did not go; a job of which nothing went fails,
 // retryable.
-func (d *Dispatcher) giveUp(j *Job, later *Deferred, why string, log zerolog.Logger) {
+func (d *Dispatcher) giveUp(j *Job, why string, log zerolog.Logger) {
 	if len(j.MessageIDs) > 0 {
-		j.Note = later.What + " was not sent: " + why
-		d.sent(j, log)
+		d.partly(j, notSent(j)+": "+why, log)
 		return
 	}
 	d.finish(j, Result{ID: j.Message.ID, Status: Failed, Attempts: j.Attempts,
@@ -178,8 +177,8 @@ func (d *Dispatcher) abandon(w *worker, cut *Job, log zerolog.Logger) {
 // of a message beyond it is given up at once: what went of the message is
 // reported sent, with a note saying why the attachment did not go, and a
 // message with nothing else fails, retryable. Pictures merely on their way
-// (a burst of snapshots being uploaded) do not count, and are never given
-// up.
+// (a burst of snapshots being uploaded) do not count: only MaxSetAside
+// bounds them.
 const MaxWaitingPictures = 8
 
 // slowPicture is how long an attachment may take to be fetched and uploaded

@@ -197,12 +197,13 @@ func TestAsideBounded(t *testing.T) {
 	}
 }
 
-// TestPicturesOnTheirWayAreNeverGivenUp queues more messages with a picture
-// than MaxWaitingPictures while their camera is merely taking its time, as
-// a burst of snapshots does: none counts as slow, so no picture is given
-// up, and once the camera answers every picture reaches Graph. One more
-// than MaxSetAside has its picture given up, whatever the pace.
-func TestPicturesOnTheirWayAreNeverGivenUp(t *testing.T) {
+// TestPicturesOnTheirWayWaitUpToMaxSetAside queues more messages with a
+// picture than MaxWaitingPictures while their camera is merely taking its
+// time, as a burst of snapshots does: none counts as slow, so up to
+// MaxSetAside no picture is given up, and once the camera answers every
+// one reaches Graph. One more than MaxSetAside has its picture given up,
+// whatever the pace.
+func TestPicturesOnTheirWayWaitUpToMaxSetAside(t *testing.T) {
 	const n = delivery.MaxSetAside + 1
 	c := clocktest.New(time.Now())
 	release := make(chan struct{})

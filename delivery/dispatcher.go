@@ -189,7 +189,7 @@ func (d *Dispatcher) start(name string, q *fifo.Queue[queued]) {
 				w.done(aside)
 			case deferred:
 				if why, full := w.crowded(d.opts.Clock.Now()); !aside && full {
-					d.giveUp(j, later, why, log)
+					d.giveUp(j, why, log)
 					w.pop()
 					continue
 				}

@@ -73,8 +73,18 @@ func refusal(name string, err error) string {
 // stoppedNote is the note of j, some of which went, when the bridge stops
 // before the rest goes.
 func stoppedNote(j *Job) string {
-	if j.later != nil && j.later.Abandoned != "" {
+	if j.later != nil && j.later.Abandoned != "" && !ready(j.later) {
 		return j.later.Abandoned
 	}
 	return notSent(j) + ": the bridge stopped before it went"
+}
+
+// ready reports whether what later waits for has come.
+func ready(later *Deferred) bool {
+	select {
+	case <-later.Ready:
+		return true
+	default:
+		return false
+	}
 }

@@ -250,10 +250,9 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 		cursors = append(cursors, [2]string{key, stamp})
 	}
 	if mark == "" {
-		if err := p.cfg.Store.Remember(history...); err != nil {
+		if err := p.cfg.Store.Remember(reactionsKey, "polled", history...); err != nil {
 			return usage, err
 		}
-		cursors = append(cursors, [2]string{reactionsKey, "polled"})
 	}
 	slices.SortStableFunc(events, func(a, b Event) int { return a.Timestamp.Compare(b.Timestamp) })
 	if len(events) > 0 {
@@ -278,6 +277,12 @@ func (p *Poller) poll(ctx context.Context, first bool) (graph.Usage, error) {
 // reactionsKey is the Store cursor set once polling has taken in the
 // reactions standing when it first saw them, as history.
 const reactionsKey = "poll/reactions"
+
+// ForgetPolledReactions makes the next poll take the reactions standing
+// then as history, as the first one does. The bridge calls it when it
+// receives by webhook: a reaction taken in then has a webhook's MID, which
+// polling does not know, and polling would publish it again.
+func ForgetPolledReactions(s *Store) error { return s.SetCursor(reactionsKey, "") }
 
 // reactions are the events of the people's reactions to m, the Page's
 // message or theirs. Polling sees a reaction only while it stands: not when

@@ -50,14 +50,15 @@ func (s *Store) Add(events ...Event) (added int, err error) {
 
 // Remember takes in the MIDs as Add does, without events to publish: what
 // was there before the bridge began to receive, which must not come as new
-// later. MIDs taken in before are skipped.
-func (s *Store) Remember(mids ...string) error {
-	if len(mids) == 0 {
-		return nil
-	}
+// later. MIDs taken in before are skipped. In the same transaction it sets
+// the cursor key to value, which says that they were remembered.
+func (s *Store) Remember(key, value string, mids ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(cursorsBucket).Put([]byte(key), []byte(value)); err != nil {
+			return err
+		}
 		t := s.taker(tx)
 		added := 0
 		for _, mid := range mids {

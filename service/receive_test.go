@@ -90,7 +90,8 @@ func TestWebhookWindowSurvivesARestart(t *testing.T) {
 // Each mid is published once across a switch between RECEIVE=poll and
 // RECEIVE=webhook, with a restart at each switch: a message taken in by
 // polling and then delivered by Meta's webhook is not published again, nor
-// one delivered by webhook when polling later reads it.
+// one delivered by webhook when polling later reads it, nor a reaction
+// received by webhook that polling later sees standing.
 func TestSwitchingPollAndWebhookPublishesEachMIDOnce(t *testing.T) {
 	g := graphtest.NewServer(t, pageToken)
 	broker := mqtttest.Start(t)
@@ -124,13 +125,26 @@ func TestSwitchingPollAndWebhookPublishesEachMIDOnce(t *testing.T) {
 	if mid := next(); mid != "m_2" {
 		t.Fatalf("after the switch to webhooks the first published was %s, want m_2: m_1 was polled before", mid)
 	}
+	// Alice loves m_1, which polling will see standing.
+	if status := d.Send(graphtest.Reaction(alicePSID, "m_1", "love", "❤", "react", at.Add(90*time.Second))); status != 200 {
+		t.Fatalf("webhook answered %d", status)
+	}
+	var love struct {
+		Type string `json:"event_type"`
+		MID  string `json:"mid"`
+	}
+	if m := mqtttest.Next(t, received); json.Unmarshal(m.Payload, &love) != nil || love.Type != "reaction" || love.MID != "m_1" {
+		t.Fatalf("after the reaction by webhook %s was published, want alice's reaction to m_1", m.Payload)
+	}
 	hooked.stop()
 
-	// Polling again: it reads m_1, m_2 (which came by webhook) and m_3.
+	// Polling again: it reads m_1 with alice's love (which came by
+	// webhook), m_2 (which did too) and m_3.
 	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_2", Text: "two", At: at.Add(time.Minute)})
 	g.AddIncoming(alicePSID, "Alice", graphtest.Incoming{MID: "m_3", Text: "three", At: at.Add(2 * time.Minute)})
+	g.AddReaction(alicePSID, "m_1", "love", at.Add(90*time.Second))
 	start(t, load(t, broker, g, pollEnv), &logs, service.WithConnectRetry(20*time.Millisecond))
 	if mid := next(); mid != "m_3" {
-		t.Fatalf("after the switch back to polling the first published was %s, want m_3: m_1 and m_2 were published before", mid)
+		t.Fatalf("after the switch back to polling the first published was %s, want m_3: m_1, m_2 and the love were published before", mid)
 	}
 }

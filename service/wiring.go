@@ -64,6 +64,9 @@ func serveWebhook(ctx context.Context, cfg *config.Config, heard *receive.Store,
 		log.Error().Err(err).Msg("no webhook")
 		return err
 	}
+	if err := receive.ForgetPolledReactions(heard); err != nil {
+		log.Warn().Err(err).Msg("cannot mark the reactions to come as unknown to polling; a poll after a switch back may publish them again")
+	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.WebhookPath, receive.NewWebhook(receive.WebhookConfig{
 		AppSecret: cfg.AppSecret.Reveal(), VerifyToken: cfg.VerifyToken.Reveal(), Store: heard, PageID: pageID, Log: log,
