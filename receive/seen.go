@@ -19,7 +19,6 @@ func (s *Store) Add(events ...Event) (added int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		added = 0
 		t := s.taker(tx)
 		for _, e := range events {
 			if e.MID == "" {
@@ -29,15 +28,12 @@ func (s *Store) Add(events ...Event) (added int, err error) {
 			if err != nil {
 				return err
 			}
-			if ok, err := t.take(e.MID, data); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
+			if err := t.take(e.MID, data); err != nil {
+				return err
 			}
-			added++
 		}
-		return t.prune(added)
+		added = t.added
+		return t.prune()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("receive: store events: %w", err)
@@ -60,17 +56,12 @@ func (s *Store) Remember(key, value string, mids ...string) error {
 			return err
 		}
 		t := s.taker(tx)
-		added := 0
 		for _, mid := range mids {
-			ok, err := t.take(mid, nil)
-			if err != nil {
+			if err := t.take(mid, nil); err != nil {
 				return err
 			}
-			if ok {
-				added++
-			}
 		}
-		return t.prune(added)
+		return t.prune()
 	})
 	if err != nil {
 		return fmt.Errorf("receive: remember events: %w", err)
@@ -78,62 +69,63 @@ func (s *Store) Remember(key, value string, mids ...string) error {
 	return nil
 }
 
-// taker takes MIDs in within one write transaction.
+// taker takes MIDs in within one write transaction, and counts the new
+// ones.
 type taker struct {
 	meta, pending, seen, bySeq *bolt.Bucket
 	max                        int
+	added                      int
 }
 
-func (s *Store) taker(tx *bolt.Tx) taker {
-	return taker{tx.Bucket(metaBucket), tx.Bucket(pendingBucket), tx.Bucket(seenBucket), tx.Bucket(seenSeqBucket), s.max}
+func (s *Store) taker(tx *bolt.Tx) *taker {
+	return &taker{meta: tx.Bucket(metaBucket), pending: tx.Bucket(pendingBucket), seen: tx.Bucket(seenBucket),
+		bySeq: tx.Bucket(seenSeqBucket), max: s.max}
 }
 
 // take records mid as taken in, with its event data pending unless data is
-// nil, and reports false for a mid taken in before.
-func (t taker) take(mid string, data []byte) (bool, error) {
+// nil; a mid taken in before is skipped.
+func (t *taker) take(mid string, data []byte) error {
 	if t.seen.Get([]byte(mid)) != nil {
-		return false, nil
+		return nil
 	}
 	seq, err := t.pending.NextSequence()
 	if err != nil {
-		return false, err
+		return err
 	}
 	key := itob(seq)
 	if data != nil {
 		if err := t.pending.Put(key, data); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if err := t.seen.Put([]byte(mid), key); err != nil {
-		return false, err
+		return err
 	}
-	return true, t.bySeq.Put(key, []byte(mid))
+	t.added++
+	return t.bySeq.Put(key, []byte(mid))
 }
 
-// prune forgets the oldest MIDs beyond max, added having been taken in.
-func (t taker) prune(added int) error { return prune(t.meta, t.seen, t.bySeq, added, t.max) }
-
-// prune counts added new MIDs and forgets the oldest beyond max.
-func prune(meta, seen, bySeq *bolt.Bucket, added, max int) error {
-	n := int(btoi(meta.Get(seenCountKey))) + added
-	over := n - max
+// prune counts the MIDs taken in and forgets the oldest beyond max.
+func (t *taker) prune() error {
+	n := int(btoi(t.meta.Get(seenCountKey))) + t.added
+	over := n - t.max
 	if over > 0 {
-		n = max
+		n = t.max
 	}
-	if err := meta.Put(seenCountKey, itob(uint64(n))); err != nil || over <= 0 {
+	if err := t.meta.Put(seenCountKey, itob(uint64(n))); err != nil || over <= 0 {
 		return err
 	}
 	// Deleting under a bbolt cursor skips keys: collect, then delete.
 	var keys, mids [][]byte
-	c := bySeq.Cursor()
+	c := t.bySeq.Cursor()
 	for k, mid := c.First(); k != nil && len(keys) < over; k, mid = c.Next() {
 		keys, mids = append(keys, k), append(mids, mid)
 	}
 	for i := range keys {
-		if err := seen.Delete(mids[i]); err != nil {
+		if err := t.seen.Delete(mids[i]); err != nil {
 			return err
 		}
-		if err := bySeq.Delete(keys[i]); err != nil {
+		if err := t.bySeq.Delete(keys[i]); err != nil {
 			return err
 		}
 	}
