@@ -116,17 +116,11 @@ var errRecord = errors.New("malformed entry record")
 // decodeRecord decodes an entry record of version 2 or later, binary or
 // JSON. A record without a message key is an error.
 func decodeRecord(v []byte) (record, error) {
-	var r record
-	var err error
-	if len(v) > 0 && v[0] == binaryRecord {
-		r, err = decodeBinaryRecord(v[1:])
-	} else {
-		err = json.Unmarshal(v, &r)
-	}
+	r, err := decodeAnyRecord(v)
 	if err == nil && r.Msg == 0 {
 		err = errors.New("no message key")
 	}
-	return r, err
+	return r.record, err
 }
 
 func decodeBinaryRecord(v []byte) (record, error) {

@@ -227,11 +227,7 @@ func scanReadable(path string, dst *bolt.DB, done map[uint64]bool, d *Damage) er
 // with a message that decodes.
 func scannedEntry(f io.ReaderAt, seq uint64, copies []span, messages map[uint64][]span) (salvaged, bool) {
 	for _, c := range copies {
-		v := readAt(f, c)
-		if v == nil {
-			continue
-		}
-		r, err := decodeAnyRecord(v)
+		r, err := decodeAnyRecord(readAt(f, c)) // a span readAt cannot read is nil, which fails to decode
 		if err != nil || r.Recipient == "" {
 			continue
 		}
