@@ -27,12 +27,12 @@ type Deferred struct {
 	// Slow, when set, reports whether what the job waits for has been
 	// slow by now: only such jobs count against MaxWaitingPictures.
 	Slow func(now time.Time) bool
-	// Expired, when set, returns the note the job's result carries if
-	// MESSAGE_TTL (ttl) has run out by the time Ready is closed while some of
-	// the job went out already: the job is then reported sent, with what
-	// went, and nothing more of it is sent. Without it, the note names what
-	// did not go and says the message expired.
-	Expired func(ttl time.Duration) string
+	// Err, when set, returns the last failure of what the job waited for,
+	// nil for none, once Ready is closed. If MESSAGE_TTL has run out by
+	// then while some of the job went out already, the job is reported
+	// sent, with what went and a note naming this failure, and nothing more
+	// of it is sent.
+	Err func() error
 }
 
 func (e *Deferred) Error() string { return "waiting for " + e.What }

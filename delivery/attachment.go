@@ -49,7 +49,7 @@ func (m *Messenger) attachment(ctx context.Context, j *Job) (*graph.Attachment, 
 		return nil, false, &Deferred{Ready: up.done, What: name,
 			Slow:      func(now time.Time) bool { return now.Sub(up.at) >= slowPicture },
 			Abandoned: name + " was not sent: the bridge stopped while fetching it",
-			Expired:   func(ttl time.Duration) string { return expiredNote(notSent(j), up.err, ttl) }}
+			Err:       func() error { return up.err }}
 	}
 	if up.err == nil {
 		return up.att, false, nil

@@ -226,7 +226,10 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 			lastErr = cmp.Or(lastErr, d.pausedBy())
 			if len(j.MessageIDs) > 0 {
 				// What went was delivered in time; nothing more of it goes.
-				d.partly(j, d.expiredNote(j, lastErr), log)
+				if j.later != nil && j.later.Err != nil {
+					lastErr = j.later.Err() // what it was set aside for failed last
+				}
+				d.partly(j, expiredNote(notSent(j), lastErr, d.opts.TTL), log)
 			} else {
 				d.expire(j, lastErr, log)
 			}
@@ -294,16 +297,6 @@ func (d *Dispatcher) deliver(rs *runState, j *Job, log zerolog.Logger) (outcome,
 func (d *Dispatcher) sent(j *Job, log zerolog.Logger) {
 	d.finish(j, Result{ID: j.Message.ID, Status: Sent, MessageIDs: j.MessageIDs, Attempts: j.Attempts,
 		LatencyMS: d.latency(j), Via: j.Via, Note: j.Note}, log)
-}
-
-// expiredNote is the note of j, some of which went, when MESSAGE_TTL ran
-// out after lastErr, if not nil: the one its Deferred gives while it is
-// set aside, else one naming what did not go.
-func (d *Dispatcher) expiredNote(j *Job, lastErr error) string {
-	if j.later != nil && j.later.Expired != nil {
-		return j.later.Expired(d.opts.TTL)
-	}
-	return expiredNote(notSent(j), lastErr, d.opts.TTL)
 }
 
 // expire reports j expired, with the last error it met, if any.
