@@ -86,11 +86,9 @@ func New(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts ...Op
 	}
 	s.metrics = metrics.New(recipientNames(cfg))
 	s.people = reach.New(nil)
-	if s.heard != nil {
-		rememberWindows(cfg, s.heard, s.people, log)
-	}
 	var asks *receive.Asks
 	if s.heard != nil {
+		rememberWindows(cfg, s.heard, s.people, log)
 		asks = &receive.Asks{Store: s.heard, Log: log}
 	}
 	if cfg.Receive == "poll" {
