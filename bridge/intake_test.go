@@ -81,15 +81,7 @@ func TestClearingARetainedCommandIsSilent(t *testing.T) {
 		t.Error("no debug line for the clear")
 	}
 
-	h.stop()
-	h.start()
-	h.client.Publish("messenger/notify/alice", "marker 2")
-	if r := h.result("alice"); r.Status != delivery.Sent {
-		t.Fatalf("after a restart: %+v, want the marker sent and nothing retained", r)
-	}
-	if n := len(h.graph.Requests()); n != 2 {
-		t.Errorf("Graph got %d messages, want the 2 markers", n)
-	}
+	restartFindsNothingRetained(t, h, "the 2 markers")
 }
 
 // A command retained while the bridge is connected reaches it without the
@@ -107,14 +99,22 @@ func TestRetainedWhileConnectedIsSent(t *testing.T) {
 		t.Fatalf("the clear: %+v, want failed with empty payload", r)
 	}
 
+	restartFindsNothingRetained(t, h, "the retained one and the marker")
+}
+
+// restartFindsNothingRetained restarts h's bridge and sends a marker: the
+// first result must be the marker's, sent, with nothing retained reported
+// before it, and Graph must have had two messages in all, which two names.
+func restartFindsNothingRetained(t *testing.T, h *harness, two string) {
+	t.Helper()
 	h.stop()
 	h.start()
-	h.client.Publish("messenger/notify/alice", "marker")
+	h.client.Publish("messenger/notify/alice", "marker after the restart")
 	if r := h.result("alice"); r.Status != delivery.Sent {
 		t.Fatalf("after a restart: %+v, want the marker sent and nothing retained", r)
 	}
 	if n := len(h.graph.Requests()); n != 2 {
-		t.Errorf("Graph got %d messages, want the retained one and the marker", n)
+		t.Errorf("Graph got %d messages, want %s", n, two)
 	}
 }
 
