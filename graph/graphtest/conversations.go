@@ -63,7 +63,7 @@ func (s *Server) AddIncoming(psid, name string, m Incoming) {
 		if m.At.After(c.updated) {
 			c.updated = m.At
 		}
-		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
+		st.sortConversations()
 	})
 	if !m.FromPage {
 		s.AddUser(psid)
@@ -92,7 +92,7 @@ func (s *Server) AddReaction(psid, mid, reaction string, at time.Time) bool {
 		if at.After(c.updated) {
 			c.updated = at
 		}
-		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
+		st.sortConversations()
 	})
 	return found
 }
@@ -216,6 +216,12 @@ type conversation struct {
 	messages   []Incoming // oldest first
 }
 
+// sortConversations puts the conversations most recently updated first, as
+// Graph lists them; st's lock must be held.
+func (st *setup) sortConversations() {
+	slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
+}
+
 // AddConversation gives the page a Messenger conversation with the person
 // psid, called name, last updated at updated. Conversations are listed
 // most recently updated first. It does not make psid a user the Send API
@@ -223,7 +229,7 @@ type conversation struct {
 func (s *Server) AddConversation(psid, name string, updated time.Time) {
 	s.locked(func(st *setup) {
 		st.conversations = append(st.conversations, conversation{psid: psid, name: name, updated: updated})
-		slices.SortStableFunc(st.conversations, func(a, b conversation) int { return b.updated.Compare(a.updated) })
+		st.sortConversations()
 	})
 }
 
