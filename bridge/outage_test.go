@@ -134,6 +134,14 @@ func TestBrokerAwayDeliveryGoesOn(t *testing.T) {
 		t.Fatalf("zed: %+v, want the marker refused", r)
 	}
 	proxy.Down()
+	// The probe's timer is on the clock only once the first call failed,
+	// which a loaded machine may delay past this point.
+	select {
+	case <-h.graph.Failed():
+	case <-time.After(mqtttest.Wait):
+		t.Fatal("the first call never reached Graph")
+	}
+	waitTimers(t, c, 1)
 	c.Advance(delivery.DefaultServerProbeMax) // the probe gets through; everything follows
 	for range n {
 		h.request()
