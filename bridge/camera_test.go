@@ -52,6 +52,7 @@ func TestOfflineCameraNeverHoldsBackAnAlarm(t *testing.T) {
 		}
 	}
 
+	waitTimers(t, c, 1)                 // the refused picture waits to be fetched again
 	c.Advance(delivery.AttachmentRetry) // the pictures' retries are over
 	releaseOnce()
 	notes := map[string]string{"front": "front.jpg could not be fetched", "garage": "garage.jpg could not be fetched"}
